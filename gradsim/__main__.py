@@ -1,0 +1,5 @@
+"""python -m gradsim"""
+
+from .cli import main
+
+main()

@@ -1,0 +1,570 @@
+"""The activation registry: value f, derivative f', ln|f'|, output range and inverse.
+
+Every function is vectorised over numpy arrays and stable for large |x|:
+no overflow warnings, no nan, derivatives computed so that they do not lose
+all their digits in the tails (sigmoid'(40) is 4.2e-18, not 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import GradsimError
+
+Array = np.ndarray
+Fn = Callable[[Array], Array]
+
+#: SELU constants (Klambauer et al. 2017), to the digits the seed quotes.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_LAMBDA = 1.0507009873554804934193349852946
+#: sqrt(2 / pi), the constant of the tanh form of GELU.
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_K = 0.044715
+_LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _arr(x) -> Array:
+    return np.asarray(x, dtype=float)
+
+
+# ---------------------------------------------------------------- building blocks
+def sigmoid(x) -> Array:
+    """sigma(x) = 1 / (1 + e^-x), evaluated without overflow for any x."""
+    x = _arr(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def log_sigmoid(x) -> Array:
+    """ln sigma(x) = -softplus(-x)."""
+    return -softplus(-_arr(x))
+
+
+def softplus(x) -> Array:
+    """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|)."""
+    x = _arr(x)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def dsigmoid(x) -> Array:
+    """sigma'(x) = sigma(x)(1 - sigma(x)) = e^-|x| / (1 + e^-|x|)^2 (symmetric form keeps the tails)."""
+    e = np.exp(-np.abs(_arr(x)))
+    return e / (1.0 + e) ** 2
+
+
+def log_dsigmoid(x) -> Array:
+    """ln sigma'(x) = -softplus(x) - softplus(-x)."""
+    x = _arr(x)
+    return -softplus(x) - softplus(-x)
+
+
+def norm_cdf(x) -> Array:
+    """Phi(x) = erfc(-x / sqrt 2) / 2."""
+    x = _arr(x)
+    return 0.5 * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=float)
+
+
+def norm_pdf(x) -> Array:
+    """phi(x) = e^(-x^2/2) / sqrt(2 pi)."""
+    x = _arr(x)
+    with np.errstate(over="ignore"):
+        return np.exp(-0.5 * x * x - _LN_SQRT_2PI)
+
+
+def _log_abs(x) -> Array:
+    """ln|x|, with ln 0 = -inf and no warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(x))
+
+
+# ---------------------------------------------------------------- the activations
+def _tanh_d(x):
+    """tanh'(x) = 1 - tanh^2 x = 4 e^-2|x| / (1 + e^-2|x|)^2."""
+    e = np.exp(-np.abs(_arr(x))) ** 2
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def _tanh_logd(x):
+    """ln tanh'(x) = ln 4 - 2|x| - 2 ln(1 + e^-2|x|)."""
+    ax = np.abs(_arr(x))
+    with np.errstate(over="ignore"):
+        return math.log(4.0) - 2.0 * ax - 2.0 * np.log1p(np.exp(-ax) ** 2)
+
+
+def _relu_family(alpha: float) -> tuple[Fn, Fn]:
+    """f(x) = x for x > 0 else alpha x;  f'(x) = 1 for x > 0 else alpha (PyTorch: f'(0) = alpha)."""
+
+    def f(x):
+        x = _arr(x)
+        return np.where(x > 0, x, alpha * x) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+    def df(x):
+        x = _arr(x)
+        return np.where(x > 0, 1.0, alpha)
+
+    return f, df
+
+
+def _elu_family(alpha: float, scale: float) -> tuple[Fn, Fn, Fn]:
+    """f(x) = scale * (x if x > 0 else alpha (e^x - 1)); f'(x) = scale * (1 if x > 0 else alpha e^x)."""
+
+    def f(x):
+        x = _arr(x)
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def df(x):
+        x = _arr(x)
+        return scale * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+    def logd(x):
+        x = _arr(x)
+        return math.log(scale) + np.where(x > 0, 0.0, math.log(alpha) + np.minimum(x, 0.0))
+
+    return f, df, logd
+
+
+def _gelu(x):
+    """GELU(x) = x Phi(x)."""
+    x = _arr(x)
+    return x * norm_cdf(x)
+
+
+def _gelu_d(x):
+    """GELU'(x) = Phi(x) + x phi(x)."""
+    x = _arr(x)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(x) > 1e100, x > 0, norm_cdf(x) + x * norm_pdf(x))
+
+
+def _gelu_logd(x):
+    """ln|Phi(x) + x phi(x)|; for x < -8 via the Mills ratio Phi(x)/phi(x) = 1/|x| - 1/|x|^3 + 3/|x|^5 - 15/|x|^7."""
+    x = _arr(x)
+    direct = _log_abs(_gelu_d(np.maximum(x, -8.0)))
+    t = np.abs(np.minimum(x, -8.0))
+    with np.errstate(over="ignore", under="ignore"):
+        mills = 1 / t - 1 / t**3 + 3 / t**5 - 15 / t**7
+        tail = -0.5 * t * t - _LN_SQRT_2PI + np.log(t - mills)
+    return np.where(x < -8.0, tail, direct)
+
+
+def _gelu_tanh_u(x):
+    """u(x) = sqrt(2/pi) (x + 0.044715 x^3) and du/dx."""
+    return GELU_C * (x + GELU_K * x**3), GELU_C * (1.0 + 3.0 * GELU_K * x * x)
+
+
+def _gelu_tanh(x):
+    """0.5 x (1 + tanh u) = x sigma(2u)."""
+    x = _arr(x)
+    with np.errstate(over="ignore"):
+        u, _ = _gelu_tanh_u(x)
+    return x * sigmoid(2.0 * u)
+
+
+def _gelu_tanh_d(x):
+    """d/dx [x sigma(2u)] = sigma(2u) [1 + 2 x u' sigma(-2u)]."""
+    x = _arr(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u, du = _gelu_tanh_u(x)
+        inner = 1.0 + 2.0 * x * du * sigmoid(-2.0 * u)
+        return np.where(np.abs(x) > 1e100, np.where(x > 0, 1.0, 0.0), sigmoid(2.0 * u) * inner)
+
+
+def _gelu_tanh_logd(x):
+    """ln sigma(2u) + ln|1 + 2 x u' sigma(-2u)|."""
+    x = _arr(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u, du = _gelu_tanh_u(x)
+        inner = 1.0 + 2.0 * x * du * sigmoid(-2.0 * u)
+        return np.where(np.abs(x) > 1e100, np.where(x > 0, 0.0, -np.inf), log_sigmoid(2.0 * u) + _log_abs(inner))
+
+
+def _swish(x):
+    """swish(x) = x sigma(x) (SiLU)."""
+    x = _arr(x)
+    return x * sigmoid(x)
+
+
+def _swish_d(x):
+    """swish'(x) = sigma(x) [1 + x sigma(-x)]."""
+    x = _arr(x)
+    return sigmoid(x) * (1.0 + x * sigmoid(-x))
+
+
+def _swish_logd(x):
+    """ln sigma(x) + ln|1 + x sigma(-x)|."""
+    x = _arr(x)
+    return log_sigmoid(x) + _log_abs(1.0 + x * sigmoid(-x))
+
+
+def _softsign(x):
+    """x / (1 + |x|)."""
+    x = _arr(x)
+    return x / (1.0 + np.abs(x))
+
+
+def _softsign_d(x):
+    """1 / (1 + |x|)^2."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.abs(_arr(x))) ** 2
+
+
+# ---------------------------------------------------------------- inverses
+def _logit(y):
+    """sigma^-1(y) = ln y - ln(1 - y)."""
+    y = _arr(y)
+    with np.errstate(divide="ignore"):
+        return np.log(y) - np.log1p(-y)
+
+
+def _inverse_relu_family(alpha: float) -> Fn:
+    """y for y >= 0, y / alpha below (alpha > 0)."""
+
+    def inv(y):
+        y = _arr(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y >= 0, y, y / alpha if alpha > 0 else np.nan)
+
+    return inv
+
+
+def _inverse_elu_family(alpha: float, scale: float) -> Fn:
+    """y / scale for y > 0, ln(1 + y / (scale alpha)) below."""
+
+    def inv(y):
+        y = _arr(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, y / scale, np.log1p(np.minimum(y, 0.0) / (scale * alpha)))
+
+    return inv
+
+
+def _inverse_softplus(y):
+    """ln(e^y - 1) = y + ln(1 - e^-y)."""
+    y = _arr(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return y + np.log(-np.expm1(-y))
+
+
+def _inverse_softsign(y):
+    """y / (1 - |y|)."""
+    y = _arr(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return y / (1.0 - np.abs(y))
+
+
+def _branch_minimum(df: Fn, lo: float = -4.0, hi: float = 0.0) -> float:
+    """The x in [lo, hi] where f'(x) = 0 (f' < 0 left of it, > 0 right), by bisection."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if df(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _bisection_inverse(f: Fn, x_min: float) -> Fn:
+    """f^-1 on the increasing branch x >= x_min, vectorised bisection (f(x) >= x for x > 0 here)."""
+
+    def inv(y):
+        y = _arr(y)
+        lo = np.full(y.shape, x_min)
+        hi = np.maximum(np.abs(y), 1.0) + 1.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            below = f(mid) < y
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+    return inv
+
+
+# ---------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class Activation:
+    """A scalar activation f with f', ln|f'| and f^-1 on its increasing branch."""
+
+    name: str
+    formula: str
+    f: Fn = field(repr=False)
+    df: Fn = field(repr=False)
+    lo: float
+    hi: float
+    lo_closed: bool = False
+    hi_closed: bool = False
+    inverse: Fn | None = field(default=None, repr=False)
+    log_df: Fn | None = field(default=None, repr=False)
+    alpha: float | None = None
+    branch: str = "the whole line (f is increasing)"
+    branch_start: float = -math.inf
+
+    def dact(self, x) -> Array:
+        """f'(x)."""
+        return self.df(x)
+
+    def log_dact(self, x) -> Array:
+        """ln|f'(x)|, finite wherever f'(x) != 0 even if f'(x) underflows."""
+        if self.log_df is not None:
+            return self.log_df(x)
+        return _log_abs(self.df(x))
+
+    def in_range(self, y: float) -> bool:
+        """Whether y is a value f can take."""
+        above = y >= self.lo if self.lo_closed else y > self.lo
+        below = y <= self.hi if self.hi_closed else y < self.hi
+        return bool(above and below)
+
+    def range_text(self) -> str:
+        """The output range in interval notation, e.g. (0, 1) or [0, inf)."""
+        def num(v):
+            return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:.4g}"
+        return f"{'[' if self.lo_closed else '('}{num(self.lo)}, {num(self.hi)}{']' if self.hi_closed else ')'}"
+
+
+#: Activations with a parameter, and its default (leaky-relu 0.01, prelu 0.25, elu 1.0).
+ALPHA_DEFAULTS = {"leaky-relu": 0.01, "prelu": 0.25, "elu": 1.0}
+
+
+def _make_sigmoid(_):
+    return Activation("sigmoid", "1 / (1 + e^-x)", sigmoid, dsigmoid, 0.0, 1.0,
+                      inverse=_logit, log_df=log_dsigmoid)
+
+
+def _make_tanh(_):
+    return Activation("tanh", "(e^x - e^-x)/(e^x + e^-x)", lambda x: np.tanh(_arr(x)), _tanh_d,
+                      -1.0, 1.0, inverse=lambda y: np.arctanh(_arr(y)), log_df=_tanh_logd)
+
+
+def _make_relu_like(name: str):
+    def make(alpha):
+        a = 0.0 if name == "relu" else alpha
+        formula = "max(0, x)" if name == "relu" else f"x if x > 0 else {a:g}x"
+        f, df = _relu_family(a)
+        lo, closed = (0.0, True) if a == 0 else (-math.inf, False)
+        branch = "x >= 0 (f is flat below 0)" if a == 0 else Activation.branch
+        return Activation(name, formula, f, df, lo, math.inf, lo_closed=closed, inverse=_inverse_relu_family(a),
+                          alpha=None if name == "relu" else a, branch=branch, branch_start=0.0 if a == 0 else -math.inf)
+    return make
+
+
+def _make_elu(alpha):
+    f, df, logd = _elu_family(alpha, 1.0)
+    return Activation("elu", f"x if x > 0 else {alpha:g}(e^x - 1)", f, df, -alpha, math.inf,
+                      inverse=_inverse_elu_family(alpha, 1.0), log_df=logd, alpha=alpha)
+
+
+def _make_selu(_):
+    f, df, logd = _elu_family(SELU_ALPHA, SELU_LAMBDA)
+    return Activation("selu", "lambda elu(x; alpha)", f, df, -SELU_LAMBDA * SELU_ALPHA, math.inf,
+                      inverse=_inverse_elu_family(SELU_ALPHA, SELU_LAMBDA), log_df=logd)
+
+
+def _make_non_monotone(name, formula, f, df, logd):
+    def make(_):
+        x_min = _branch_minimum(df)
+        f_min = float(f(x_min))
+        return Activation(name, formula, f, df, f_min, math.inf, lo_closed=True,
+                          inverse=_bisection_inverse(f, x_min), log_df=logd,
+                          branch=f"x >= {x_min:.4f} (the increasing branch, right of the minimum {f_min:.5f})",
+                          branch_start=x_min)
+    return make
+
+
+def _make_softsign(_):
+    return Activation("softsign", "x / (1 + |x|)", _softsign, _softsign_d, -1.0, 1.0, inverse=_inverse_softsign,
+                      log_df=lambda x: -2.0 * np.log1p(np.abs(_arr(x))))
+
+
+def _make_softplus(_):
+    return Activation("softplus", "ln(1 + e^x)", softplus, sigmoid, 0.0, math.inf,
+                      inverse=_inverse_softplus, log_df=log_sigmoid)
+
+
+def _make_linear(_):
+    return Activation("linear", "x", lambda x: _arr(x) * 1.0, lambda x: np.ones_like(_arr(x)),
+                      -math.inf, math.inf, inverse=lambda y: _arr(y) * 1.0, log_df=lambda x: np.zeros_like(_arr(x)))
+
+
+_FACTORIES: dict[str, Callable[[float | None], Activation]] = {
+    "sigmoid": _make_sigmoid,
+    "tanh": _make_tanh,
+    "relu": _make_relu_like("relu"),
+    "leaky-relu": _make_relu_like("leaky-relu"),
+    "prelu": _make_relu_like("prelu"),
+    "elu": _make_elu,
+    "selu": _make_selu,
+    "gelu": _make_non_monotone("gelu", "x Phi(x)", _gelu, _gelu_d, _gelu_logd),
+    "gelu-tanh": _make_non_monotone("gelu-tanh", "0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))",
+                                    _gelu_tanh, _gelu_tanh_d, _gelu_tanh_logd),
+    "softsign": _make_softsign,
+    "softplus": _make_softplus,
+    "swish": _make_non_monotone("swish", "x sigma(x)", _swish, _swish_d, _swish_logd),
+    "linear": _make_linear,
+}
+
+#: Every chain activation name, in the order tables list them.
+NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def get(name: str, alpha: float | None = None) -> Activation:
+    """The activation called `name`, with parameter `alpha` where it has one."""
+    key = name.strip().lower()
+    if key not in _FACTORIES:
+        raise GradsimError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}", option="--act")
+    if alpha is not None and key not in ALPHA_DEFAULTS:
+        raise GradsimError(f"{key} has no parameter; --alpha applies to {', '.join(ALPHA_DEFAULTS)}", option="--alpha")
+    if alpha is None:
+        alpha = ALPHA_DEFAULTS.get(key)
+    elif not math.isfinite(alpha) or alpha < 0 or (key == "elu" and alpha == 0):
+        raise GradsimError(f"alpha must be a finite number >= 0 (> 0 for elu), got {alpha}", option="--alpha")
+    return _cached(key, alpha)
+
+
+_CACHE: dict[tuple[str, float | None], Activation] = {}
+
+
+def _cached(key: str, alpha: float | None) -> Activation:
+    if (key, alpha) not in _CACHE:
+        _CACHE[(key, alpha)] = _FACTORIES[key](alpha)
+    return _CACHE[(key, alpha)]
+
+
+def resolve_many(names: list[str] | None, alpha: float | None = None, default: tuple[str, ...] = NAMES) -> list[Activation]:
+    """Activations for repeated --act values; 'all' or none means `default`; --alpha goes to those that take it."""
+    chosen: list[str] = []
+    for n in names or ["all"]:
+        for part in n.split(","):
+            part = part.strip().lower()
+            keys = default if part == "all" else (part,)
+            chosen.extend(k for k in keys if k not in chosen)
+    if alpha is not None and not any(k in ALPHA_DEFAULTS for k in chosen):
+        raise GradsimError(f"none of {', '.join(chosen)} has a parameter; --alpha applies to "
+                           f"{', '.join(ALPHA_DEFAULTS)}", option="--alpha")
+    return [get(k, alpha if k in ALPHA_DEFAULTS else None) for k in chosen]
+
+
+# ---------------------------------------------------------------- softmax (a vector function)
+def softmax(x) -> Array:
+    """s_i = e^(x_i - max x) / sum_j e^(x_j - max x)."""
+    x = _arr(x)
+    e = np.exp(x - np.max(x))
+    return e / e.sum()
+
+
+def softmax_jacobian(x) -> Array:
+    """ds_i/dx_j = s_i (delta_ij - s_j) = diag(s) - s s^T."""
+    s = softmax(x)
+    return np.diag(s) - np.outer(s, s)
+
+
+# ---------------------------------------------------------------- summaries
+@dataclass(frozen=True)
+class Peak:
+    """sup |f'(x)| over the real line, where it is reached, and whether it is reached at all."""
+
+    value: float
+    where: str
+    at: float | None
+    attained: bool = True
+
+
+def _golden_max(g: Fn, a: float, b: float) -> float:
+    """The x in [a, b] maximising g, by golden-section search."""
+    r = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        c, e = b - r * (b - a), a + r * (b - a)
+        if g(c) > g(e):
+            b = e
+        else:
+            a = c
+    return 0.5 * (a + b)
+
+
+def peak_dact(act: Activation) -> Peak:
+    """sup |f'| from a fine grid over [-20, 20], refined by golden section; plateaus and limits said as such."""
+    grid = np.linspace(-20.0, 20.0, 400_001)
+    d = np.abs(act.dact(grid))
+    top = float(d.max())
+    on_top = np.flatnonzero(d >= top * (1 - 1e-12))
+    lo, hi = float(grid[on_top[0]]), float(grid[on_top[-1]])
+    flat = hi - lo > 0.1
+    if flat and lo <= -20.0 and hi >= 20.0:
+        return Peak(top, "everywhere", None)
+    if flat:
+        x0 = round(lo, 3)
+        if hi < 20.0:
+            return Peak(top, f"{x0:g} <= x <= {round(hi, 3):g}", None)
+        return Peak(top, f"x {'>=' if abs(act.dact(x0)) >= top * (1 - 1e-12) else '>'} {x0:g}", None)
+    if hi >= 20.0 or lo <= -20.0:
+        edge = 1e6 if hi >= 20.0 else -1e6
+        return Peak(float(abs(act.dact(edge))), f"x -> {'inf' if edge > 0 else '-inf'}", None, False)
+    i = int(on_top[0])
+    x = _golden_max(lambda t: abs(float(act.dact(t))), float(grid[i - 1]), float(grid[i + 1]))
+    value = max(top, float(abs(act.dact(x))))
+    x = 0.0 if abs(x) < 1e-6 else x
+    return Peak(value, f"x = {x:.4g}", x)
+
+
+# ---------------------------------------------------------------- the catalogue (`gradsim acts`)
+@dataclass(frozen=True)
+class ActSummary:
+    """One activation's row in the catalogue."""
+
+    activation: Activation
+    dact0: float
+    peak: Peak
+
+    @property
+    def keeps_gradient(self) -> bool:
+        """A chain can keep gradients from shrinking only if max |f'| >= 1 (given |w| <= 1)."""
+        return self.peak.attained and self.peak.value >= 1 - 1e-9
+
+
+@dataclass(frozen=True)
+class ActsResult:
+    """The catalogue, optional evaluations at points, optional softmax with its Jacobian."""
+
+    summaries: list[ActSummary]
+    points: np.ndarray | None
+    values: np.ndarray | None  # shape (n_acts, n_points)
+    derivatives: np.ndarray | None
+    softmax_input: np.ndarray | None
+    softmax_output: np.ndarray | None
+    softmax_jacobian: np.ndarray | None
+
+
+def parse_points(text: str | Sequence[float], option: str) -> np.ndarray:
+    """A comma list of finite numbers."""
+    if isinstance(text, str):
+        try:
+            values = [float(p) for p in text.split(",")]
+        except ValueError:
+            raise GradsimError(f"{text!r} is not a comma-separated list of numbers", option=option) from None
+    else:
+        values = [float(v) for v in text]
+    if not values or not all(math.isfinite(v) for v in values):
+        raise GradsimError("give one or more finite numbers (no nan or inf)", option=option)
+    return np.array(values)
+
+
+def acts(act: list[str] | None = None, alpha: float | None = None, at: str | Sequence[float] | None = None,
+         softmax_of: str | Sequence[float] | None = None) -> ActsResult:
+    """Every (or the chosen) activation: formula, range, f'(0), max |f'|; values at points; softmax and Jacobian."""
+    chosen = resolve_many(act, alpha)
+    summaries = [ActSummary(a, float(a.dact(0.0)), peak_dact(a)) for a in chosen]
+    points = values = derivatives = s_in = s_out = s_jac = None
+    if at is not None:
+        points = parse_points(at, "--at")
+        values = np.array([a.f(points) for a in chosen])
+        derivatives = np.array([a.dact(points) for a in chosen])
+    if softmax_of is not None:
+        s_in = parse_points(softmax_of, "--softmax")
+        s_out, s_jac = softmax(s_in), softmax_jacobian(s_in)
+    return ActsResult(summaries, points, values, derivatives, s_in, s_out, s_jac)

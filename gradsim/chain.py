@@ -1,0 +1,267 @@
+"""Nielsen's chain of single neurons: forward pass, backward pass, log-space magnitudes.
+
+z_j = w_j a_{j-1} + b_j,  a_j = f(z_j),  a_0 = input,  C = (a_L - target)^2 / 2
+dC/db_j = f'(z_j) * prod_{k>j} w_k f'(z_k) * (a_L - target),  dC/dw_j = dC/db_j * a_{j-1}
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+import numpy as np
+
+from . import activations
+from .activations import Activation
+from .errors import GradsimError
+
+Spec = Union[str, float, Sequence[float], np.ndarray]
+
+#: The largest chain gradsim builds (a forward pass is sequential: ~1 s per 10^5 layers).
+MAX_DEPTH = 1_000_000
+#: |log10 ratio| above which a chain is called vanishing or exploding (a factor of 10 end to end).
+REGIME_LOG10 = 1.0
+LN10 = math.log(10.0)
+
+#: Named starting points; options given beside a preset override it.
+PRESETS: dict[str, dict] = {
+    "nielsen-vanish": dict(act="sigmoid", depth=4, weights="normal", biases="normal", input=1.0, target=0.0, seed=0),
+    "nielsen-explode": dict(act="sigmoid", depth=4, weights="100", biases="zero-z", input=1.0, target=0.0, seed=0),
+}
+DEFAULTS = PRESETS["nielsen-vanish"]
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """One forward and backward pass through a chain of single neurons."""
+
+    activation: str
+    alpha: float | None
+    depth: int
+    input: float
+    target: float
+    seed: int | None
+    weights_spec: str
+    biases_spec: str
+    preset: str | None
+    w: np.ndarray
+    b: np.ndarray
+    z: np.ndarray
+    a: np.ndarray  # a[0] is the input, a[j] the output of layer j
+    dact: np.ndarray  # f'(z_j)
+    gain: np.ndarray  # w_j f'(z_j)
+    grad_b: np.ndarray  # dC/db_j in float64 (inf or 0 where it over- or underflows)
+    grad_w: np.ndarray
+    log10_grad_b: np.ndarray  # log10 |dC/db_j|, finite at any depth
+    log10_grad_w: np.ndarray
+    sign_grad_b: np.ndarray
+    sign_grad_w: np.ndarray
+    cost: float
+    lr: float | None
+    regime: str
+    log10_ratio: float | None  # log10 |dC/db_1| / |dC/db_L|
+    factor_per_layer: float | None  # (|dC/db_1| / |dC/db_L|)^(1/(L-1))
+    why: str
+
+    @property
+    def delta_b(self) -> np.ndarray | None:
+        """Nielsen's one-step change of each bias, -lr dC/db_j."""
+        return None if self.lr is None else -self.lr * self.grad_b
+
+
+# ---------------------------------------------------------------- parameter specs
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise GradsimError(f"{text!r} is not a comma-separated list of numbers", option=option) from None
+    if not all(math.isfinite(v) for v in values):
+        raise GradsimError(f"{text!r}: every number must be finite (no nan or inf)", option=option)
+    return values
+
+
+def _draw(kind: str, args: str, depth: int, rng: np.random.Generator, option: str) -> np.ndarray:
+    """normal[:MEAN,STD] or uniform:LO,HI, `depth` draws from `rng`."""
+    if kind == "normal":
+        mean, std = _floats(args, option) if args else (0.0, 1.0)
+        if std < 0:
+            raise GradsimError(f"normal:MEAN,STD needs STD >= 0, got {std:g}", option=option)
+        return rng.normal(mean, std, depth)
+    lo, hi = _floats(args, option)
+    if not lo <= hi:
+        raise GradsimError(f"uniform:LO,HI needs LO <= HI, got {lo:g} > {hi:g}", option=option)
+    return rng.uniform(lo, hi, depth)
+
+
+def layer_values(spec: Spec, depth: int, rng: np.random.Generator, option: str = "--weights",
+                 allow_zero_z: bool = False) -> np.ndarray | None:
+    """One value per layer from a SPEC; None for `zero-z` (biases chosen so that every z_j = 0)."""
+    if not isinstance(spec, str):
+        values = np.atleast_1d(np.asarray(spec, dtype=float))
+        spec = ",".join(repr(float(v)) for v in values)
+    text = spec.strip().lower()
+    if text == "zero-z":
+        if not allow_zero_z:
+            raise GradsimError("zero-z is for --biases only", option=option)
+        return None
+    kind, _, args = text.partition(":")
+    if kind in ("normal", "uniform"):
+        if kind == "uniform" and not args:
+            raise GradsimError("uniform needs bounds: uniform:LO,HI", option=option)
+        if args and len(args.split(",")) != 2:
+            raise GradsimError(f"{spec!r}: give exactly two numbers after '{kind}:'", option=option)
+        return _draw(kind, args, depth, rng, option)
+    if not text:
+        raise GradsimError("empty value; give a number, a list, normal[:MEAN,STD] or uniform:LO,HI", option=option)
+    try:
+        values = _floats(text, option)
+    except GradsimError:
+        allowed = "a number, a comma list, normal[:MEAN,STD], uniform:LO,HI" + (" or zero-z" if allow_zero_z else "")
+        raise GradsimError(f"{spec!r} is not a SPEC; use {allowed}", option=option) from None
+    if len(values) == 1:
+        return np.full(depth, values[0])
+    if len(values) != depth:
+        raise GradsimError(f"a list needs exactly one number per layer: got {len(values)}, depth is {depth}",
+                           option=option)
+    return np.array(values)
+
+
+# ---------------------------------------------------------------- forward and backward
+def forward(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z_j = w_j a_{j-1} + b_j, a_j = f(z_j); b None means b_j = -w_j a_{j-1} (z_j = 0). Returns b, z, a."""
+    depth = len(w)
+    zs, a_s, bs = np.empty(depth), np.empty(depth + 1), np.empty(depth)
+    a_s[0] = x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(depth):
+            bs[j] = -w[j] * a_s[j] if b is None else b[j]
+            zs[j] = w[j] * a_s[j] + bs[j]
+            a_s[j + 1] = act.f(zs[j])
+    return bs, zs, a_s
+
+
+def _suffix_sum(v: np.ndarray) -> np.ndarray:
+    """s_j = sum_{k>j} v_k (s_L = 0)."""
+    s = np.cumsum(v[::-1])[::-1]
+    return np.append(s[1:], 0.0)
+
+
+def _suffix_product(v: np.ndarray) -> np.ndarray:
+    """p_j = prod_{k>j} v_k (p_L = 1), in float64 (may over- or underflow)."""
+    p = np.cumprod(v[::-1])[::-1]
+    return np.append(p[1:], 1.0)
+
+
+def backward(act: Activation, w: np.ndarray, z: np.ndarray, a: np.ndarray, target: float) -> dict[str, np.ndarray]:
+    """dC/db_j and dC/dw_j, raw (float64) and as sign and log10 magnitude (exact at any depth)."""
+    err = a[-1] - target
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        dact = act.dact(z)
+        gain = w * dact
+        grad_b = dact * _suffix_product(gain) * err
+        grad_w = grad_b * a[:-1]
+        ln_gain = np.log(np.abs(w)) + act.log_dact(z)
+        ln_b = act.log_dact(z) + _suffix_sum(ln_gain) + np.log(abs(err))
+        ln_w = ln_b + np.log(np.abs(a[:-1]))
+    sign_b = np.sign(dact) * _suffix_product(np.sign(gain)) * np.sign(err)
+    return dict(dact=dact, gain=gain, grad_b=grad_b, grad_w=grad_w,
+                log10_grad_b=ln_b / LN10, log10_grad_w=ln_w / LN10,
+                sign_grad_b=sign_b, sign_grad_w=sign_b * np.sign(a[:-1]))
+
+
+# ---------------------------------------------------------------- the verdict
+def regime(log10_grad_b: np.ndarray) -> tuple[str, float | None, float | None]:
+    """vanishing if |dC/db_1| < |dC/db_L| / 10, exploding if > 10 |dC/db_L|, else stable; also the log10 ratio and factor per layer."""
+    first, last = float(log10_grad_b[0]), float(log10_grad_b[-1])
+    depth = len(log10_grad_b)
+    if depth == 1 or not (math.isfinite(last) or math.isfinite(first)):
+        return "stable", None, None
+    if first == -math.inf or last == math.inf:
+        return "vanishing", -math.inf, 0.0
+    if last == -math.inf or first == math.inf:
+        return "exploding", math.inf, math.inf
+    ratio = first - last
+    factor = 10.0 ** (ratio / (depth - 1))
+    name = "vanishing" if ratio < -REGIME_LOG10 else "exploding" if ratio > REGIME_LOG10 else "stable"
+    return name, ratio, factor
+
+
+def explain(act: Activation, w: np.ndarray, gain: np.ndarray, dact: np.ndarray, name: str, err: float) -> str:
+    """One sentence on why the chain is in its regime."""
+    if err == 0:
+        return "the output already equals the target, so every gradient is zero."
+    inner = np.abs(gain[1:])
+    if inner.size == 0:
+        return "a single layer has nothing to compare with."
+    peak = activations.peak_dact(act).value
+    max_w = float(np.max(np.abs(w[1:])))
+    if np.any(dact == 0) and name == "vanishing":
+        dead = int(np.count_nonzero(dact == 0))
+        return f"{dead} layer(s) have f'(z) = 0 exactly (a dead {act.name} unit), which stops the gradient."
+    n_small, n_big = int(np.count_nonzero(inner < 1)), int(np.count_nonzero(inner > 1))
+    if name == "vanishing" and peak * max_w < 1:
+        return (f"every {act.name} factor f'(z) <= {peak:.4g} and every |w| < {1 / peak:.4g} here, "
+                "so each layer multiplies the gradient by less than 1.")
+    if name == "vanishing":
+        return f"{n_small} of {inner.size} layers have |w f'(z)| < 1, and their product outweighs the rest."
+    if name == "exploding" and n_big == inner.size:
+        lo = float(np.min(inner))
+        return f"every factor |w f'(z)| >= {lo:.4g} > 1 here (|w| up to {max_w:.4g}), so the product grows with depth."
+    if name == "exploding":
+        return f"{n_big} of {inner.size} layers have |w f'(z)| > 1, and their product outweighs the rest."
+    return "the factors |w f'(z)| multiply to within a factor of 10 of 1 across the chain."
+
+
+# ---------------------------------------------------------------- the whole run
+def _check(depth: int, x: float, target: float, lr: float | None, act: Activation) -> None:
+    if not isinstance(depth, (int, np.integer)) or not 1 <= depth <= MAX_DEPTH:
+        raise GradsimError(f"depth must be a whole number from 1 to {MAX_DEPTH:,}, got {depth}", option="--depth")
+    if not math.isfinite(x):
+        raise GradsimError(f"input must be a finite number, got {x}", option="--input")
+    if not math.isfinite(target):
+        raise GradsimError(f"target must be a finite number, got {target}", option="--target")
+    if not act.lo <= target <= act.hi:
+        raise GradsimError(f"target {target:g} is outside the range of {act.name}, {act.range_text()}", option="--target")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise GradsimError(f"learning rate must be a finite number > 0, got {lr}", option="--lr")
+
+
+def resolve_preset(preset: str | None, **given) -> dict:
+    """The preset's settings (or the defaults) with every option given (not None) on top."""
+    if preset is not None and preset not in PRESETS:
+        raise GradsimError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}", option="--preset")
+    settings = dict(PRESETS[preset] if preset else DEFAULTS)
+    settings.update({k: v for k, v in given.items() if v is not None})
+    return settings
+
+
+def run_chain(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float, target: float,
+              lr: float | None = None, **labels) -> ChainResult:
+    """Forward and backward through the chain with weights w and biases b (None: zero-z)."""
+    b, z, a = forward(act, w, b, x)
+    g = backward(act, w, z, a, target)
+    err = float(a[-1] - target)
+    name, ratio, factor = regime(g["log10_grad_b"])
+    with np.errstate(over="ignore"):
+        cost = 0.5 * err * err
+    return ChainResult(activation=act.name, alpha=act.alpha, depth=len(w), input=x, target=target, w=w, b=b, z=z,
+                       a=a, cost=cost, lr=lr, regime=name, log10_ratio=ratio, factor_per_layer=factor,
+                       why=explain(act, w, g["gain"], g["dact"], name, err), **g,
+                       **{"seed": None, "weights_spec": "given", "biases_spec": "given", "preset": None, **labels})
+
+
+def vanish(depth: int | None = None, act: str | None = None, alpha: float | None = None, weights: Spec | None = None,
+           biases: Spec | None = None, input: float | None = None, target: float | None = None,
+           seed: int | None = None, lr: float | None = None, preset: str | None = None) -> ChainResult:
+    """Follow the gradient back through a chain of single neurons (Nielsen, ch. 5); see `run_chain`."""
+    s = resolve_preset(preset, depth=depth, act=act, weights=weights, biases=biases, input=input, target=target,
+                       seed=seed)
+    activation = activations.get(s["act"], alpha)
+    _check(s["depth"], float(s["input"]), float(s["target"]), lr, activation)
+    rng = np.random.default_rng(s["seed"])
+    w = layer_values(s["weights"], s["depth"], rng, "--weights")
+    b = layer_values(s["biases"], s["depth"], rng, "--biases", allow_zero_z=True)
+    spec_text = {k: s[k] if isinstance(s[k], str) else "given" for k in ("weights", "biases")}
+    return run_chain(activation, w, b, float(s["input"]), float(s["target"]), lr, seed=s["seed"],
+                     weights_spec=spec_text["weights"], biases_spec=spec_text["biases"], preset=preset)

@@ -1,0 +1,91 @@
+"""`gradsim acts`: the activation catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import activations, render
+from ..activations import ActsResult
+from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, usage_errors
+
+
+def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
+    rows, table = [], []
+    for s in r.summaries:
+        a = s.activation
+        rows.append(dict(activation=a.name, formula=a.formula, alpha=a.alpha, range=[a.lo, a.hi],
+                         range_text=a.range_text(), dact0=s.dact0, max_abs_dact=s.peak.value,
+                         max_at=s.peak.at, max_where=s.peak.where, keeps_gradient=s.keeps_gradient,
+                         increasing_branch=a.branch))
+        table.append([a.name, a.formula, a.range_text(), render.num(s.dact0), render.num(s.peak.value),
+                      s.peak.where, "yes" if s.keeps_gradient else "no"])
+    headers = ["activation", "f(x)", "range", "f'(0)", "max |f'|", "where", "keeps"]
+    return rows, render.Table(headers, table, justify=["left", "left", "left", "right", "right", "left", "left"])
+
+
+def _values(r: ActsResult) -> tuple[list[dict], render.Table]:
+    rows, table = [], []
+    for i, s in enumerate(r.summaries):
+        for k, x in enumerate(r.points):
+            f, d = r.values[i, k], r.derivatives[i, k]
+            rows.append(dict(activation=s.activation.name, x=x, f=f, dact=d))
+            table.append([s.activation.name, render.num(x, 8), render.num(f, 8), render.num(d, 8)])
+    return rows, render.Table(["activation", "x", "f(x)", "f'(x)"], table, title="values",
+                              justify=["left", "right", "right", "right"])
+
+
+def _softmax(r: ActsResult) -> tuple[dict, render.Table]:
+    n = len(r.softmax_input)
+    headers = ["x_i", "s_i"] + [f"ds_i/dx_{j + 1}" for j in range(n)]
+    table = [[render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
+             + [render.num(v) for v in r.softmax_jacobian[i]] for i in range(n)]
+    data = dict(input=r.softmax_input, output=r.softmax_output, jacobian=r.softmax_jacobian)
+    return data, render.Table(headers, table, title="softmax s_i = e^(x_i) / sum_j e^(x_j); Jacobian diag(s) - s s^T")
+
+
+def report(r: ActsResult) -> render.Report:
+    """Catalogue table, then values and softmax tables when asked for; CSV is the most specific table."""
+    rows, table = _catalogue(r)
+    data: dict = dict(activations=rows)
+    tables, csv_rows = [table], rows
+    if r.points is not None:
+        data["values"], t = _values(r)
+        tables.append(t)
+        csv_rows = data["values"]
+    if r.softmax_input is not None:
+        data["softmax"], t = _softmax(r)
+        tables.append(t)
+    notes = ["keeps: max |f'| >= 1 is reached, so a chain with |w| <= 1 can keep its gradient from shrinking.",
+             "A max at x -> inf is a supremum that f' approaches but never reaches."]
+    headers = list(csv_rows[0]) if csv_rows else []
+    return render.Report("acts", data, title="Activations: f, f' and what they do to a gradient", tables=tables,
+                         notes=notes, csv_headers=headers,
+                         csv_rows=([row[k] if k != "range" else row["range_text"] for k in headers] for row in csv_rows))
+
+
+def acts(
+    act: ActsOpt = None,
+    alpha: AlphaOpt = None,
+    at: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Evaluate f and f' at these points.")] = None,
+    softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Softmax of this vector with its Jacobian.")] = None,
+    fmt: FormatOpt = "table",
+    plot: PlotOpt = None,
+) -> None:
+    """The activation catalogue: formula, range, f'(0), max |f'| and where, for every activation.
+
+    relu'(0) = 0, leaky-relu'(0) = alpha, elu'(0) = alpha, as in PyTorch.
+    gelu is exact (x Phi(x)); gelu-tanh is the tanh approximation.
+
+    Example: gradsim acts --act sigmoid --at 4,5,10,1
+
+    Example: gradsim acts --softmax 3,1,-3
+    """
+    with usage_errors():
+        result = activations.acts(act, alpha, at, softmax)
+    render.emit(report(result), fmt)
+    if plot:
+        from .. import plots
+
+        plots.save(plots.acts_figure(result), plot)

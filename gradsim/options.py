@@ -1,0 +1,71 @@
+"""Options and checks shared by every command (the CLI floor only)."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, List, Optional
+
+import typer
+
+from .errors import GradsimError
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Turn a core GradsimError into typer's usage error (exit 2, option named on stderr)."""
+    try:
+        yield
+    except GradsimError as e:
+        raise typer.BadParameter(str(e), param_hint=f"'{e.option}'" if e.option else None) from None
+
+
+def check_format(value: str) -> str:
+    """table, json or csv."""
+    v = value.strip().lower()
+    if v not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"{value!r} is not one of table, json, csv")
+    return v
+
+
+def check_plot(value: Optional[Path]) -> Optional[Path]:
+    """A path whose folder exists and whose suffix is .png, .svg or .pdf (checked before any computing)."""
+    if value is None:
+        return None
+    if value.suffix.lower() not in PLOT_SUFFIXES:
+        raise typer.BadParameter(f"{str(value)!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
+    folder = value.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
+    if value.expanduser().is_dir():
+        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file name")
+    return value.expanduser()
+
+
+def finite(value: Optional[float]) -> Optional[float]:
+    """Any finite number (no nan or inf)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not allowed; give a finite number")
+    return value
+
+
+def positive(value: Optional[float]) -> Optional[float]:
+    """A finite number > 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not allowed; give a finite number > 0")
+    return value
+
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format, metavar="table|json|csv",
+                                        help="Output: rich table, one JSON object, or CSV of the main table.")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, metavar="PATH",
+                                                 help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for numpy's default_rng: same seed, same output.")]
+AlphaOpt = Annotated[Optional[float], typer.Option(
+    "--alpha", callback=finite,
+    help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0).")]
+ActsOpt = Annotated[Optional[List[str]], typer.Option(
+    "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
