@@ -48,7 +48,10 @@ class ChainResult:
     w: np.ndarray
     b: np.ndarray
     z: np.ndarray
-    a: np.ndarray  # a[0] is the input, a[j] the output of layer j
+    a: np.ndarray  # a[0] is the input, a[j] the output of layer j; +-inf beyond float64
+    log10_abs_z: np.ndarray  # log10 |z_j|, finite where z overflows
+    log10_abs_a: np.ndarray  # log10 |a_j|, finite where a overflows
+    sign_a: np.ndarray
     dact: np.ndarray  # f'(z_j)
     gain: np.ndarray  # w_j f'(z_j)
     grad_b: np.ndarray  # dC/db_j in float64 (inf or 0 where it over- or underflows)
@@ -58,6 +61,7 @@ class ChainResult:
     sign_grad_b: np.ndarray
     sign_grad_w: np.ndarray
     cost: float
+    log10_cost: float
     lr: float | None
     regime: str
     log10_ratio: float | None  # log10 |dC/db_1| / |dC/db_L|
@@ -128,17 +132,82 @@ def layer_values(spec: Spec, depth: int, rng: np.random.Generator, option: str =
 
 
 # ---------------------------------------------------------------- forward and backward
-def forward(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """z_j = w_j a_{j-1} + b_j, a_j = f(z_j); b None means b_j = -w_j a_{j-1} (z_j = 0). Returns b, z, a."""
+#: |z| beyond this is "huge": f is taken from its asymptote (f(z) = c z, or a constant).
+EDGE = 1e300
+LN_FLOAT_MAX = math.log(np.finfo(float).max)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The forward pass; z and a are also carried as sign and ln|.|, so values beyond float64 keep their size."""
+
+    b: np.ndarray
+    z: np.ndarray  # +-inf where |z| exceeds float64
+    a: np.ndarray  # a[0] is the input
+    ln_abs_z: np.ndarray
+    ln_abs_a: np.ndarray
+    sign_a: np.ndarray
+
+
+def _ln_abs(v: float) -> float:
+    return math.log(abs(v)) if v != 0 else -math.inf
+
+
+def _linear_at_edge(act: Activation, sign: float) -> float | None:
+    """c if f(z) ~ c z as z -> sign * inf (relu, elu, gelu, linear ... on their open side), else None."""
+    edge = sign * EDGE
+    f_edge = float(act.f(edge))
+    return f_edge / edge if abs(f_edge) > 1e250 else None
+
+
+def _huge_z(w: float, sign_a: float, ln_a: float, b: float) -> tuple[float, float]:
+    """sign and ln|z| of z = w a + b when |w a| is beyond float64: z = w a (1 + b / (w a))."""
+    ln_wa = _ln_abs(w) + ln_a
+    ratio = 1.0 + b * math.exp(-ln_wa) / (math.copysign(1.0, w) * sign_a)
+    return math.copysign(1.0, w) * sign_a * math.copysign(1.0, ratio), ln_wa + _ln_abs(ratio)
+
+
+def _huge_a(act: Activation, sign_z: float, ln_z: float) -> tuple[float, float]:
+    """sign and ln|f(z)| for |z| = e^ln_z beyond float64, from f's asymptote."""
+    c = _linear_at_edge(act, sign_z)
+    if c is None:
+        f_edge = float(act.f(sign_z * EDGE))
+        return float(np.sign(f_edge)), _ln_abs(f_edge)
+    return float(np.sign(c)) * sign_z, ln_z + _ln_abs(c)
+
+
+def forward(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float) -> Forward:
+    """z_j = w_j a_{j-1} + b_j, a_j = f(z_j); b None means b_j = -w_j a_{j-1} (z_j = 0)."""
     depth = len(w)
-    zs, a_s, bs = np.empty(depth), np.empty(depth + 1), np.empty(depth)
-    a_s[0] = x
+    zs, bs, ln_z = np.empty(depth), np.empty(depth), np.empty(depth)
+    a_s, ln_a, sign_a = np.empty(depth + 1), np.empty(depth + 1), np.empty(depth + 1)
+    a_s[0], ln_a[0], sign_a[0] = x, _ln_abs(x), np.sign(x)
     with np.errstate(over="ignore", invalid="ignore"):
         for j in range(depth):
             bs[j] = -w[j] * a_s[j] if b is None else b[j]
-            zs[j] = w[j] * a_s[j] + bs[j]
-            a_s[j + 1] = act.f(zs[j])
-    return bs, zs, a_s
+            z = 0.0 if b is None else w[j] * a_s[j] + bs[j]
+            if math.isfinite(z):
+                zs[j], ln_z[j] = z, _ln_abs(z)
+                a = float(act.f(z))
+                a_s[j + 1], ln_a[j + 1], sign_a[j + 1] = a, _ln_abs(a), np.sign(a)
+                continue
+            sz, ln_z[j] = _huge_z(w[j], sign_a[j], ln_a[j], bs[j])
+            zs[j] = sz * math.inf
+            sign_a[j + 1], ln_a[j + 1] = _huge_a(act, sz, ln_z[j])
+            a_s[j + 1] = sign_a[j + 1] * math.exp(ln_a[j + 1]) if ln_a[j + 1] < LN_FLOAT_MAX else sign_a[j + 1] * math.inf
+    return Forward(bs, zs, a_s, ln_z, ln_a, sign_a)
+
+
+def dact_and_log(act: Activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """f'(z) and ln|f'(z)|; at z = +-inf (beyond float64) from f's asymptote: c if f ~ c z, else 0."""
+    with np.errstate(invalid="ignore"):
+        dact, ln_dact = act.dact(z), act.log_dact(z)
+    for j in np.flatnonzero(np.isinf(z)):
+        sign = float(np.sign(z[j]))
+        linear = _linear_at_edge(act, sign) is not None
+        dact[j] = float(act.dact(sign * EDGE)) if linear else 0.0
+        ln_dact[j] = float(act.log_dact(sign * EDGE)) if linear else -math.inf
+    return dact, ln_dact
 
 
 def _suffix_sum(v: np.ndarray) -> np.ndarray:
@@ -153,21 +222,29 @@ def _suffix_product(v: np.ndarray) -> np.ndarray:
     return np.append(p[1:], 1.0)
 
 
-def backward(act: Activation, w: np.ndarray, z: np.ndarray, a: np.ndarray, target: float) -> dict[str, np.ndarray]:
+def _error(fw: Forward, target: float) -> tuple[float, float, float]:
+    """a_L - target as float, sign and ln|.| (target is negligible beside an a_L beyond float64)."""
+    if math.isfinite(fw.a[-1]):
+        err = float(fw.a[-1] - target)
+        return err, float(np.sign(err)), _ln_abs(err)
+    return float(fw.a[-1]), float(fw.sign_a[-1]), float(fw.ln_abs_a[-1])
+
+
+def backward(act: Activation, w: np.ndarray, fw: Forward, target: float) -> dict[str, np.ndarray]:
     """dC/db_j and dC/dw_j, raw (float64) and as sign and log10 magnitude (exact at any depth)."""
-    err = a[-1] - target
+    err, sign_err, ln_err = _error(fw, target)
+    dact, ln_dact = dact_and_log(act, fw.z)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        dact = act.dact(z)
         gain = w * dact
         grad_b = dact * _suffix_product(gain) * err
-        grad_w = grad_b * a[:-1]
-        ln_gain = np.log(np.abs(w)) + act.log_dact(z)
-        ln_b = act.log_dact(z) + _suffix_sum(ln_gain) + np.log(abs(err))
-        ln_w = ln_b + np.log(np.abs(a[:-1]))
-    sign_b = np.sign(dact) * _suffix_product(np.sign(gain)) * np.sign(err)
+        grad_w = grad_b * fw.a[:-1]
+        ln_gain = np.log(np.abs(w)) + ln_dact
+        ln_b = ln_dact + _suffix_sum(ln_gain) + ln_err
+        ln_w = ln_b + fw.ln_abs_a[:-1]
+    sign_b = np.sign(dact) * _suffix_product(np.sign(gain)) * sign_err
     return dict(dact=dact, gain=gain, grad_b=grad_b, grad_w=grad_w,
                 log10_grad_b=ln_b / LN10, log10_grad_w=ln_w / LN10,
-                sign_grad_b=sign_b, sign_grad_w=sign_b * np.sign(a[:-1]))
+                sign_grad_b=sign_b, sign_grad_w=sign_b * fw.sign_a[:-1])
 
 
 # ---------------------------------------------------------------- the verdict
@@ -175,30 +252,35 @@ def regime(log10_grad_b: np.ndarray) -> tuple[str, float | None, float | None]:
     """vanishing if |dC/db_1| < |dC/db_L| / 10, exploding if > 10 |dC/db_L|, else stable; also the log10 ratio and factor per layer."""
     first, last = float(log10_grad_b[0]), float(log10_grad_b[-1])
     depth = len(log10_grad_b)
-    if depth == 1 or not (math.isfinite(last) or math.isfinite(first)):
+    if depth == 1 or math.isnan(first) or math.isnan(last):
         return "stable", None, None
-    if first == -math.inf or last == math.inf:
-        return "vanishing", -math.inf, 0.0
+    if first == -math.inf:
+        return "vanishing", (None if last == -math.inf else -math.inf), 0.0
     if last == -math.inf or first == math.inf:
         return "exploding", math.inf, math.inf
     ratio = first - last
-    factor = 10.0 ** (ratio / (depth - 1))
+    factor = 10.0 ** (ratio / (depth - 1)) if abs(ratio / (depth - 1)) < 300 else (0.0 if ratio < 0 else math.inf)
     name = "vanishing" if ratio < -REGIME_LOG10 else "exploding" if ratio > REGIME_LOG10 else "stable"
     return name, ratio, factor
 
 
-def explain(act: Activation, w: np.ndarray, gain: np.ndarray, dact: np.ndarray, name: str, err: float) -> str:
+def explain(act: Activation, w: np.ndarray, z: np.ndarray, gain: np.ndarray, name: str, err: float) -> str:
     """One sentence on why the chain is in its regime."""
     if err == 0:
         return "the output already equals the target, so every gradient is zero."
     inner = np.abs(gain[1:])
     if inner.size == 0:
         return "a single layer has nothing to compare with."
+    _, ln_dact = dact_and_log(act, z)
+    if name == "vanishing" and np.any(np.isneginf(ln_dact)):
+        dead = int(np.count_nonzero(np.isneginf(ln_dact)))
+        return f"{dead} layer(s) have f'(z) = 0 (a dead or fully saturated {act.name} unit), which stops the gradient."
     peak = activations.peak_dact(act).value
     max_w = float(np.max(np.abs(w[1:])))
-    if np.any(dact == 0) and name == "vanishing":
-        dead = int(np.count_nonzero(dact == 0))
-        return f"{dead} layer(s) have f'(z) = 0 exactly (a dead {act.name} unit), which stops the gradient."
+    saturated = np.abs(z) > 30
+    if name == "vanishing" and act.name in ("sigmoid", "tanh", "softsign") and np.mean(saturated) >= 0.5:
+        return (f"most {act.name} units are saturated (|z| up to {float(np.max(np.abs(z))):.3g}), where f'(z) is tiny, "
+                "so each layer multiplies the gradient by almost 0.")
     n_small, n_big = int(np.count_nonzero(inner < 1)), int(np.count_nonzero(inner > 1))
     if name == "vanishing" and peak * max_w < 1:
         return (f"every {act.name} factor f'(z) <= {peak:.4g} and every |w| < {1 / peak:.4g} here, "
@@ -239,15 +321,16 @@ def resolve_preset(preset: str | None, **given) -> dict:
 def run_chain(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float, target: float,
               lr: float | None = None, **labels) -> ChainResult:
     """Forward and backward through the chain with weights w and biases b (None: zero-z)."""
-    b, z, a = forward(act, w, b, x)
-    g = backward(act, w, z, a, target)
-    err = float(a[-1] - target)
-    name, ratio, factor = regime(g["log10_grad_b"])
-    with np.errstate(over="ignore"):
-        cost = 0.5 * err * err
-    return ChainResult(activation=act.name, alpha=act.alpha, depth=len(w), input=x, target=target, w=w, b=b, z=z,
-                       a=a, cost=cost, lr=lr, regime=name, log10_ratio=ratio, factor_per_layer=factor,
-                       why=explain(act, w, g["gain"], g["dact"], name, err), **g,
+    fw = forward(act, w, b, x)
+    g = backward(act, w, fw, target)
+    err, _, ln_err = _error(fw, target)
+    name, ratio, factor = regime(g["log10_grad_b"]) if err != 0 else ("stable", None, None)
+    cost = 0.5 * err * err if ln_err < LN_FLOAT_MAX / 2 else math.inf
+    return ChainResult(activation=act.name, alpha=act.alpha, depth=len(w), input=x, target=target, w=w, b=fw.b,
+                       z=fw.z, a=fw.a, log10_abs_z=fw.ln_abs_z / LN10, log10_abs_a=fw.ln_abs_a / LN10,
+                       sign_a=fw.sign_a, cost=cost, log10_cost=(2 * ln_err - math.log(2)) / LN10, lr=lr,
+                       regime=name, log10_ratio=ratio, factor_per_layer=factor,
+                       why=explain(act, w, fw.z, g["gain"], name, err), **g,
                        **{"seed": None, "weights_spec": "given", "biases_spec": "given", "preset": None, **labels})
 
 

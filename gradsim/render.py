@@ -50,6 +50,8 @@ def from_log10(sign: float, log10_abs: float, digits: int = 4) -> str:
         return "inf" if sign > 0 else "-inf"
     if -300 < log10_abs < 300:
         return num(sign * 10.0**log10_abs, digits)
+    if abs(log10_abs) >= 1e15:  # the exponent itself is too long to print as an integer
+        return f"{'-' if sign < 0 else ''}10^({log10_abs:.{digits}g})"
     exponent = math.floor(log10_abs)
     mantissa = 10.0 ** (log10_abs - exponent)
     if round(mantissa, digits - 1) >= 10:

@@ -152,3 +152,34 @@ def test_same_seed_same_chain():
 def test_options_override_a_preset():
     r = chain.vanish(preset="nielsen-explode", depth=7, weights="50")
     assert r.depth == 7 and np.all(r.gain == 12.5)
+
+
+@pytest.mark.parametrize("name,sign", [("relu", 1.0), ("linear", 1.0), ("leaky-relu", -1.0), ("gelu", 1.0)])
+def test_values_beyond_float64_keep_their_size(name, sign):
+    """w = +-1e300 with zero biases: |a_j| = c^k 10^(300 j) exactly, so every log10 is known in closed form."""
+    act = A.get(name)
+    depth = 4
+    r = chain.run_chain(act, np.full(depth, sign * 1e300), np.zeros(depth), 1.0, 0.0)
+    slopes = []  # |f(z) / z| on the side z is on: 1, or alpha on the negative side
+    z_sign = 1.0
+    for _ in range(depth):
+        z_sign *= sign
+        slopes.append(1.0 if z_sign > 0 else 0.01)
+        z_sign = z_sign if z_sign > 0 or name != "relu" else 0.0
+    log_a = np.cumsum([300.0 + math.log10(c) for c in slopes])
+    np.testing.assert_allclose(r.log10_abs_a[1:], log_a, rtol=1e-12)
+    # dC/db_1 = f'(z_1) prod_{k>1} w_k f'(z_k) (a_L - 0): log10 = sum of the logs
+    want = math.log10(slopes[0]) + sum(300 + math.log10(c) for c in slopes[1:]) + log_a[-1]
+    assert r.log10_grad_b[0] == pytest.approx(want, rel=1e-12)
+    assert r.regime == "exploding" and np.all(np.isfinite(r.log10_grad_b))
+
+
+def test_saturated_sigmoid_with_huge_weights_vanishes_with_finite_logs():
+    r = chain.vanish(weights="1e300")
+    assert r.regime == "vanishing" and np.all(np.isfinite(r.log10_grad_b))
+    assert r.log10_grad_b[0] < -1e299 and "saturated" in r.why
+
+
+def test_a_zero_gradient_everywhere_from_a_dead_last_unit_is_vanishing():
+    r = chain.run_chain(A.get("relu"), np.array([1.0, 1.0]), np.array([0.0, -5.0]), 1.0, 0.5)
+    assert np.all(r.grad_b == 0) and r.regime == "vanishing" and "dead" in r.why

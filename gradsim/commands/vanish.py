@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 from .. import chain, render
@@ -26,8 +27,12 @@ def _title(r: ChainResult) -> str:
 
 def _summary(r: ChainResult) -> list[str]:
     last = r.depth
-    if r.log10_ratio is None:
+    if r.log10_ratio is None and r.depth > 1 and r.regime == "vanishing":
+        head = f"{r.regime}: every dC/db_j is 0"
+    elif r.log10_ratio is None:
         head = f"{r.regime}: a chain of {r.depth} layer(s)"
+    elif r.log10_ratio == -math.inf:
+        head = f"{r.regime}: |dC/db1| is exactly 0 while |dC/db{last}| is not"
     elif r.log10_ratio < 0:
         head = (f"{r.regime}: |dC/db1| is {render.times(-r.log10_ratio)} x smaller than |dC/db{last}|"
                 f" (x{render.num(r.factor_per_layer, 3)} per layer)")
@@ -57,19 +62,22 @@ def report(r: ChainResult) -> render.Report:
         if j < 0:
             rows.append(["..."] + [""] * (len(headers) - 1))
             continue
-        row = [str(j + 1)] + [render.num(v) for v in (r.w[j], r.b[j], r.z[j], r.a[j + 1], r.dact[j], r.gain[j])]
+        z = render.from_log10(np.sign(r.z[j]), r.log10_abs_z[j])
+        a = render.from_log10(r.sign_a[j + 1], r.log10_abs_a[j + 1])
+        row = [str(j + 1), render.num(r.w[j]), render.num(r.b[j]), z, a, render.num(r.dact[j]), render.num(r.gain[j])]
         row += [render.from_log10(r.sign_grad_b[j], r.log10_grad_b[j]),
                 render.from_log10(r.sign_grad_w[j], r.log10_grad_w[j])]
         if r.lr:
             row.append(render.from_log10(-r.sign_grad_b[j], r.log10_grad_b[j] + math.log10(r.lr)))
         rows.append(row)
-    layers = [dict(layer=j + 1, w=r.w[j], b=r.b[j], z=r.z[j], a=r.a[j + 1], a_in=r.a[j], dact=r.dact[j],
+    layers = [dict(layer=j + 1, w=r.w[j], b=r.b[j], z=r.z[j], a=r.a[j + 1], log10_abs_z=r.log10_abs_z[j],
+                   log10_abs_a=r.log10_abs_a[j + 1], a_in=r.a[j], dact=r.dact[j],
                    gain=r.gain[j], grad_b=r.grad_b[j], grad_w=r.grad_w[j], log10_grad_b=r.log10_grad_b[j],
                    log10_grad_w=r.log10_grad_w[j], sign_grad_b=r.sign_grad_b[j],
                    **({"delta_b": -r.lr * r.grad_b[j]} if r.lr else {}))
               for j in range(r.depth)]
     data = dict(activation=r.activation, alpha=r.alpha, depth=r.depth, input=r.input, target=r.target,
-                cost=r.cost, regime=r.regime, log10_ratio=r.log10_ratio, factor_per_layer=r.factor_per_layer,
+                cost=r.cost, log10_cost=r.log10_cost, regime=r.regime, log10_ratio=r.log10_ratio, factor_per_layer=r.factor_per_layer,
                 why=r.why, preset=r.preset, seed=r.seed, weights=r.weights_spec, biases=r.biases_spec, lr=r.lr,
                 layers=layers)
     keys = list(layers[0])
