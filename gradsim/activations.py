@@ -7,6 +7,7 @@ all their digits in the tails (sigmoid'(40) is 4.2e-18, not 0).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -487,9 +488,10 @@ def _golden_max(g: Fn, a: float, b: float) -> float:
     return 0.5 * (a + b)
 
 
+@functools.lru_cache(maxsize=None)
 def peak_dact(act: Activation) -> Peak:
     """sup |f'| from a fine grid over [-20, 20], refined by golden section; plateaus and limits said as such."""
-    grid = np.linspace(-20.0, 20.0, 400_001)
+    grid = np.linspace(-20.0, 20.0, 80_001)
     d = np.abs(act.dact(grid))
     top = float(d.max())
     on_top = np.flatnonzero(d >= top * (1 - 1e-12))

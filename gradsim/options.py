@@ -63,7 +63,7 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format,
                                         help="Output: rich table, one JSON object, or CSV of the main table.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for numpy's default_rng: same seed, same output.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,
     help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0).")]

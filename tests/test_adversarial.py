@@ -1,0 +1,149 @@
+"""Every command against a corpus of bad and extreme invocations, generated from the CLI itself.
+
+The options of each command are read from the typer app, so a new command joins the
+suite without edits here. Each invocation must end with exit 0 or 2 within seconds:
+exit 2 with typer's error naming an option on stderr and nothing on stdout; exit 0 with
+strict JSON (or rectangular CSV). Warnings are errors (pytest's filterwarnings), and
+exceptions are not caught, so a traceback or a numpy warning fails the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+import typer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradsim.cli import app
+
+from conftest import Run, strict_json
+
+GROUP = typer.main.get_command(app)
+COMMANDS = sorted(GROUP.commands)
+SKIP = {"help", "format", "plot"}  # help prints help; format and plot have their own tests
+
+NUMBERS = ["0", "-1", "-0.0", "nan", "inf", "-inf", "1e308", "-1e308", "1e-308", "1e-300", "1e300", "abc", ""]
+INTEGERS = ["0", "-1", "1", "2", "1000000000", "99999999999999999999999", "1.5", "abc", "", "nan"]
+TEXTS = ["", ",", "1,,2", "nan", "inf,1", "zzz", "1e308", "1e-308,1e308", "all", "normal:0,-1", "uniform:",
+         "1," * 50, "sigmoid,nope", " ", "-1"]
+
+TIME_LIMIT = 10.0  # seconds for one invocation; most take milliseconds
+
+
+def options(command: str) -> list:
+    """The value-taking options of a command (flags and the shared ones left out)."""
+    return [p for p in GROUP.commands[command].params
+            if p.param_type_name == "option" and not p.is_flag and p.name not in SKIP]
+
+
+def corpus(option) -> list[str]:
+    """Values to try for an option, by its type (typer vendors click, so go by the type's name)."""
+    kind = option.type.name.lower()
+    if "integer" in kind:
+        return INTEGERS
+    if "float" in kind:
+        return NUMBERS
+    return TEXTS + NUMBERS[:6]
+
+
+def invocations() -> list[tuple[str, ...]]:
+    cases = []
+    for command in COMMANDS:
+        for option in options(command):
+            flag = max(option.opts, key=len)
+            cases += [(command, flag, value) for value in corpus(option)]
+        cases += [(command, "--no-such-option", "1"), (command, "extra-argument")]
+    return cases
+
+
+CASES = invocations()
+
+
+def check(run: Run, args: tuple[str, ...], fmt: str = "json") -> int:
+    """Run once; assert the contract for exit 0 and exit 2; return the exit code."""
+    start = time.perf_counter()
+    result = run(*args, "-f", fmt)
+    elapsed = time.perf_counter() - start
+    assert elapsed < TIME_LIMIT, f"{args} took {elapsed:.1f} s"
+    assert result.exit_code in (0, 2), (args, result.exit_code, result.stdout[-500:], result.stderr[-500:])
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 2:
+        assert result.stdout == "", (args, result.stdout[:300])
+        assert "Error" in result.stderr, (args, result.stderr)
+        assert "--" in result.stderr or "argument" in result.stderr or "option" in result.stderr.lower(), result.stderr
+    elif fmt == "json":
+        data = strict_json(result.stdout)
+        assert data["command"] == args[0] and "gradsim_version" in data
+    else:
+        rows = list(csv.reader(io.StringIO(result.stdout)))
+        assert rows and rows[0], args
+        assert all(len(r) == len(rows[0]) for r in rows), args
+    return result.exit_code
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 150
+
+
+@pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a)[:60])
+def test_bad_or_extreme_invocation(run, args):
+    check(run, args)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_with_defaults_gives_strict_json_and_rectangular_csv(run, command):
+    assert check(run, (command,), "json") == 0
+    assert check(run, (command,), "csv") == 0
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_same_arguments_same_bytes(run, command):
+    assert run(command, "--seed", "3").stdout == run(command, "--seed", "3").stdout if any(
+        o.name == "seed" for o in options(command)) else run(command).stdout == run(command).stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_plain_tables_without_colour(run, command):
+    for env in ({"NO_COLOR": "1"}, {}):
+        out = run(command, env=env).stdout
+        assert "\x1b[" not in out  # not a terminal, so no colour whatever NO_COLOR says
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_narrow_terminal_does_not_cut_numbers(run, command):
+    """With COLUMNS=60 every table line holds the same cells as at full width (lines may be long, never cut)."""
+    wide = run(command, env={"NO_COLOR": "1", "COLUMNS": "200"}).stdout.split()
+    narrow = run(command, env={"NO_COLOR": "1", "COLUMNS": "60"}).stdout.split()
+    cells = [c for c in wide if any(ch.isdigit() for ch in c)]
+    assert cells and all(c in narrow for c in cells)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_plot_path_errors_come_before_any_computation(run, command, tmp_path):
+    if "plot" not in [p.name for p in GROUP.commands[command].params]:
+        pytest.skip("no --plot")
+    run.usage_error(command, "--plot", str(tmp_path / "missing" / "x.png"), option="--plot")
+    run.usage_error(command, "--plot", str(tmp_path / "x.jpg"), option="--plot")
+    run.usage_error(command, "--plot", str(tmp_path), option="--plot")
+    assert list(tmp_path.iterdir()) == []
+
+
+numeric = st.sampled_from(["0", "-1", "nan", "inf", "1e308", "1e-308", "-1e-308", "0.5", "3", "1e-300", "x", ""])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_combinations_of_options(run, data):
+    """Several options at once, some repeated, values from the numeric corpus."""
+    command = data.draw(st.sampled_from(COMMANDS))
+    opts = options(command)
+    if not opts:
+        return
+    args: list[str] = [command]
+    for option in data.draw(st.lists(st.sampled_from(opts), min_size=1, max_size=4)):
+        args += [max(option.opts, key=len), data.draw(numeric)]
+    check(run, tuple(args))
