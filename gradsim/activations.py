@@ -1,8 +1,12 @@
 """The activation registry: value f, derivative f', ln|f'|, output range and inverse.
 
-Every function is vectorised over numpy arrays and stable for large |x|:
-no overflow warnings, no nan, derivatives computed so that they do not lose
-all their digits in the tails (sigmoid'(40) is 4.2e-18, not 0).
+Every activation comes in two forms: f, f' (`.f`, `.dact`) vectorised over numpy
+arrays, and f1, df1 on one python float in plain `math` (a sequential loop, a
+descent walk or a chain's forward pass, calls f once per step: numpy costs 3-30 us
+a call there, `math` 0.1-1 us). Both are stable for large |x|: no overflow
+warnings or exceptions, no nan, derivatives computed so that they do not lose
+all their digits in the tails (sigmoid'(40) is 4.2e-18, not 0). A formula that
+needs no branch is written once and serves both forms.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -18,6 +22,8 @@ from .errors import GradsimError
 
 Array = np.ndarray
 Fn = Callable[[Array], Array]
+#: f or f' on one python float (plain `math`; never raises, math.exp only sees arguments <= 0).
+Scalar = Callable[[float], float]
 
 #: SELU constants (Klambauer et al. 2017), to the digits the seed quotes.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -26,12 +32,23 @@ SELU_LAMBDA = 1.0507009873554804934193349852946
 GELU_C = math.sqrt(2.0 / math.pi)
 GELU_K = 0.044715
 _LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-
-_erfc = np.frompyfunc(math.erfc, 1, 1)
+_SQRT2 = math.sqrt(2.0)
+#: Beyond |x| = HUGE, x phi(x) and x u' sigma(-2u) meet inf * 0: f' is taken as its limit, 1 or 0.
+HUGE = 1e100
 
 
 def _arr(x) -> Array:
     return np.asarray(x, dtype=float)
+
+
+def _on_arrays(fn: Callable) -> Fn:
+    """`fn`, a formula written once for floats and arrays alike, on np.asarray(x); overflow to inf is a result."""
+
+    def on_arrays(x):
+        with np.errstate(over="ignore"):
+            return fn(_arr(x))
+
+    return on_arrays
 
 
 # ---------------------------------------------------------------- building blocks
@@ -40,6 +57,12 @@ def sigmoid(x) -> Array:
     x = _arr(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid1(x: float) -> float:
+    """sigma(x) for one float, via e^-|x| as `sigmoid`."""
+    e = math.exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
 
 
 def log_sigmoid(x) -> Array:
@@ -53,10 +76,25 @@ def softplus(x) -> Array:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def softplus1(x: float) -> float:
+    """softplus(x) for one float, as `softplus`."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _bell(e, k: float = 1.0):
+    """k e / (1 + e)^2: sigma'(x) with e = e^-|x|, tanh'(x) with e = e^-2|x| and k = 4 (floats or arrays)."""
+    d = 1.0 + e
+    return k * e / (d * d)
+
+
 def dsigmoid(x) -> Array:
     """sigma'(x) = sigma(x)(1 - sigma(x)) = e^-|x| / (1 + e^-|x|)^2 (symmetric form keeps the tails)."""
-    e = np.exp(-np.abs(_arr(x)))
-    return e / (1.0 + e) ** 2
+    return _bell(np.exp(-np.abs(_arr(x))))
+
+
+def dsigmoid1(x: float) -> float:
+    """sigma'(x) for one float, as `dsigmoid`."""
+    return _bell(math.exp(-abs(x)))
 
 
 def log_dsigmoid(x) -> Array:
@@ -65,10 +103,17 @@ def log_dsigmoid(x) -> Array:
     return -softplus(x) - softplus(-x)
 
 
+def norm_cdf1(x: float) -> float:
+    """Phi(x) = erfc(-x / sqrt 2) / 2 for one float."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+_norm_cdf_each = np.frompyfunc(norm_cdf1, 1, 1)
+
+
 def norm_cdf(x) -> Array:
-    """Phi(x) = erfc(-x / sqrt 2) / 2."""
-    x = _arr(x)
-    return 0.5 * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=float)
+    """Phi(x) = erfc(-x / sqrt 2) / 2 (numpy has no erfc: `norm_cdf1` on each element)."""
+    return np.asarray(_norm_cdf_each(_arr(x)), dtype=float)
 
 
 def norm_pdf(x) -> Array:
@@ -78,17 +123,81 @@ def norm_pdf(x) -> Array:
         return np.exp(-0.5 * x * x - _LN_SQRT_2PI)
 
 
+def norm_pdf1(x: float) -> float:
+    """phi(x) for one float, as `norm_pdf` (x^2 may be inf: e^-inf = 0)."""
+    return math.exp(-0.5 * x * x - _LN_SQRT_2PI)
+
+
 def _log_abs(x) -> Array:
     """ln|x|, with ln 0 = -inf and no warning."""
     with np.errstate(divide="ignore"):
         return np.log(np.abs(x))
 
 
+def _limits_beyond_huge(df: Fn) -> Fn:
+    """f'(x) from `df`, but its limit 1 for x > HUGE and 0 for x < -HUGE (where df meets inf * 0)."""
+
+    def on_arrays(x):
+        x = _arr(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.where(np.abs(x) > HUGE, np.where(x > 0, 1.0, 0.0), df(x))
+
+    return on_arrays
+
+
+def _limits_beyond_huge1(df1: Scalar) -> Scalar:
+    """`_limits_beyond_huge` for one float."""
+
+    def on_float(x: float) -> float:
+        if abs(x) > HUGE:
+            return 1.0 if x > 0 else 0.0
+        return df1(x)
+
+    return on_float
+
+
+@dataclass(frozen=True)
+class _Kit:
+    """The building blocks a formula written once is given: on arrays (numpy) or on one float (`math`)."""
+
+    sigmoid: Callable
+    norm_cdf: Callable
+    norm_pdf: Callable
+
+
+_ARRAYS = _Kit(sigmoid, norm_cdf, norm_pdf)
+_FLOATS = _Kit(sigmoid1, norm_cdf1, norm_pdf1)
+
+
+class _Forms(NamedTuple):
+    """f and f' on arrays, f1 and df1 on one float."""
+
+    f: Fn
+    df: Fn
+    f1: Scalar
+    df1: Scalar
+
+
+def _both_forms(forms: Callable[[_Kit], tuple[Callable, Callable]], limit_tails: bool = False) -> _Forms:
+    """f, f' on arrays and f1, df1 on floats from one formula `forms(kit)`; limit_tails: f' -> 1, 0 beyond +-HUGE."""
+    f, df = (_on_arrays(fn) for fn in forms(_ARRAYS))
+    f1, df1 = forms(_FLOATS)
+    if limit_tails:
+        df, df1 = _limits_beyond_huge(df), _limits_beyond_huge1(df1)
+    return _Forms(f, df, f1, df1)
+
+
 # ---------------------------------------------------------------- the activations
 def _tanh_d(x):
     """tanh'(x) = 1 - tanh^2 x = 4 e^-2|x| / (1 + e^-2|x|)^2."""
-    e = np.exp(-np.abs(_arr(x))) ** 2
-    return 4.0 * e / (1.0 + e) ** 2
+    e = np.exp(-np.abs(_arr(x)))
+    return _bell(e * e, 4.0)
+
+
+def _tanh_d1(x: float) -> float:
+    """tanh'(x) for one float, as `_tanh_d`."""
+    e = math.exp(-abs(x))
+    return _bell(e * e, 4.0)
 
 
 def _tanh_logd(x):
@@ -98,8 +207,8 @@ def _tanh_logd(x):
         return math.log(4.0) - 2.0 * ax - 2.0 * np.log1p(np.exp(-ax) ** 2)
 
 
-def _relu_family(alpha: float) -> tuple[Fn, Fn]:
-    """f(x) = x for x > 0 else alpha x;  f'(x) = 1 for x > 0 else alpha (PyTorch: f'(0) = alpha)."""
+def _relu_family(alpha: float) -> tuple[Fn, Fn, Scalar, Scalar]:
+    """f(x) = x for x > 0 else alpha x;  f'(x) = 1 for x > 0 else alpha (PyTorch: f'(0) = alpha); f1, df1 on floats."""
 
     def f(x):
         x = _arr(x)
@@ -109,11 +218,17 @@ def _relu_family(alpha: float) -> tuple[Fn, Fn]:
         x = _arr(x)
         return np.where(x > 0, 1.0, alpha)
 
-    return f, df
+    def f1(x: float) -> float:
+        return x if x > 0 else alpha * x + 0.0
+
+    def df1(x: float) -> float:
+        return 1.0 if x > 0 else alpha
+
+    return f, df, f1, df1
 
 
-def _elu_family(alpha: float, scale: float) -> tuple[Fn, Fn, Fn]:
-    """f(x) = scale * (x if x > 0 else alpha (e^x - 1)); f'(x) = scale * (1 if x > 0 else alpha e^x)."""
+def _elu_family(alpha: float, scale: float) -> tuple[Fn, Fn, Fn, Scalar, Scalar]:
+    """f(x) = scale * (x if x > 0 else alpha (e^x - 1)); f'(x) = scale * (1 if x > 0 else alpha e^x); ln f'; floats."""
 
     def f(x):
         x = _arr(x)
@@ -127,26 +242,25 @@ def _elu_family(alpha: float, scale: float) -> tuple[Fn, Fn, Fn]:
         x = _arr(x)
         return math.log(scale) + np.where(x > 0, 0.0, math.log(alpha) + np.minimum(x, 0.0))
 
-    return f, df, logd
+    def f1(x: float) -> float:
+        return scale * (x if x > 0 else alpha * math.expm1(x))
+
+    def df1(x: float) -> float:
+        return scale * (1.0 if x > 0 else alpha * math.exp(x))
+
+    return f, df, logd, f1, df1
 
 
-def _gelu(x):
-    """GELU(x) = x Phi(x)."""
-    x = _arr(x)
-    return x * norm_cdf(x)
-
-
-def _gelu_d(x):
-    """GELU'(x) = Phi(x) + x phi(x)."""
-    x = _arr(x)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.abs(x) > 1e100, x > 0, norm_cdf(x) + x * norm_pdf(x))
+def _gelu_forms(kit: _Kit) -> tuple[Callable, Callable]:
+    """GELU(x) = x Phi(x) and GELU'(x) = Phi(x) + x phi(x)."""
+    cdf, pdf = kit.norm_cdf, kit.norm_pdf
+    return (lambda x: x * cdf(x)), (lambda x: cdf(x) + x * pdf(x))
 
 
 def _gelu_logd(x):
     """ln|Phi(x) + x phi(x)|; for x < -8 via the Mills ratio Phi(x)/phi(x) = 1/|x| - 1/|x|^3 + 3/|x|^5 - 15/|x|^7."""
     x = _arr(x)
-    direct = _log_abs(_gelu_d(np.maximum(x, -8.0)))
+    direct = _log_abs(_GELU.df(np.maximum(x, -8.0)))
     t = np.abs(np.minimum(x, -8.0))
     with np.errstate(over="ignore", under="ignore"):
         mills = 1 / t - 1 / t**3 + 3 / t**5 - 15 / t**7
@@ -154,65 +268,72 @@ def _gelu_logd(x):
     return np.where(x < -8.0, tail, direct)
 
 
-def _gelu_tanh_u(x):
-    """u(x) = sqrt(2/pi) (x + 0.044715 x^3) and du/dx."""
-    return GELU_C * (x + GELU_K * x**3), GELU_C * (1.0 + 3.0 * GELU_K * x * x)
+def _gelu_tanh_2u(x):
+    """2u = 2 sqrt(2/pi) (x + 0.044715 x^3), with x^3 as x*x*x (inf on a float, not OverflowError)."""
+    return 2.0 * GELU_C * (x + GELU_K * (x * x * x))
 
 
-def _gelu_tanh(x):
-    """0.5 x (1 + tanh u) = x sigma(2u)."""
-    x = _arr(x)
-    with np.errstate(over="ignore"):
-        u, _ = _gelu_tanh_u(x)
-    return x * sigmoid(2.0 * u)
+def _gelu_tanh_inner(x, two_u, sig: Callable):
+    """1 + 2 x u' sigma(-2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
+    du = GELU_C * (1.0 + 3.0 * GELU_K * x * x)
+    return 1.0 + 2.0 * x * du * sig(-two_u)
 
 
-def _gelu_tanh_d(x):
-    """d/dx [x sigma(2u)] = sigma(2u) [1 + 2 x u' sigma(-2u)]."""
-    x = _arr(x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        u, du = _gelu_tanh_u(x)
-        inner = 1.0 + 2.0 * x * du * sigmoid(-2.0 * u)
-        return np.where(np.abs(x) > 1e100, np.where(x > 0, 1.0, 0.0), sigmoid(2.0 * u) * inner)
+def _gelu_tanh_forms(kit: _Kit) -> tuple[Callable, Callable]:
+    """0.5 x (1 + tanh u) = x sigma(2u) and its derivative sigma(2u) [1 + 2 x u' sigma(-2u)]."""
+    sig = kit.sigmoid
+
+    def f(x):
+        return x * sig(_gelu_tanh_2u(x))
+
+    def df(x):
+        two_u = _gelu_tanh_2u(x)
+        return sig(two_u) * _gelu_tanh_inner(x, two_u, sig)
+
+    return f, df
 
 
 def _gelu_tanh_logd(x):
     """ln sigma(2u) + ln|1 + 2 x u' sigma(-2u)|."""
     x = _arr(x)
     with np.errstate(over="ignore", invalid="ignore"):
-        u, du = _gelu_tanh_u(x)
-        inner = 1.0 + 2.0 * x * du * sigmoid(-2.0 * u)
-        return np.where(np.abs(x) > 1e100, np.where(x > 0, 0.0, -np.inf), log_sigmoid(2.0 * u) + _log_abs(inner))
+        two_u = _gelu_tanh_2u(x)
+        inner = _gelu_tanh_inner(x, two_u, sigmoid)
+        return np.where(np.abs(x) > HUGE, np.where(x > 0, 0.0, -np.inf), log_sigmoid(two_u) + _log_abs(inner))
 
 
-def _swish(x):
-    """swish(x) = x sigma(x) (SiLU)."""
-    x = _arr(x)
-    return x * sigmoid(x)
+def _swish_inner(x, sig: Callable):
+    """1 + x sigma(-x), so that swish'(x) = sigma(x) (1 + x sigma(-x))."""
+    return 1.0 + x * sig(-x)
 
 
-def _swish_d(x):
-    """swish'(x) = sigma(x) [1 + x sigma(-x)]."""
-    x = _arr(x)
-    return sigmoid(x) * (1.0 + x * sigmoid(-x))
+def _swish_forms(kit: _Kit) -> tuple[Callable, Callable]:
+    """swish(x) = x sigma(x) (SiLU) and swish'(x) = sigma(x) [1 + x sigma(-x)]."""
+    sig = kit.sigmoid
+    return (lambda x: x * sig(x)), (lambda x: sig(x) * _swish_inner(x, sig))
 
 
 def _swish_logd(x):
     """ln sigma(x) + ln|1 + x sigma(-x)|."""
     x = _arr(x)
-    return log_sigmoid(x) + _log_abs(1.0 + x * sigmoid(-x))
+    return log_sigmoid(x) + _log_abs(_swish_inner(x, sigmoid))
 
 
 def _softsign(x):
-    """x / (1 + |x|)."""
-    x = _arr(x)
-    return x / (1.0 + np.abs(x))
+    """x / (1 + |x|) (floats or arrays)."""
+    return x / (1.0 + abs(x))
 
 
 def _softsign_d(x):
-    """1 / (1 + |x|)^2."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.abs(_arr(x))) ** 2
+    """1 / (1 + |x|)^2 (floats or arrays; (1 + |x|)^2 may be inf)."""
+    d = 1.0 + abs(x)
+    return 1.0 / (d * d)
+
+
+_GELU = _both_forms(_gelu_forms, limit_tails=True)
+_GELU_TANH = _both_forms(_gelu_tanh_forms, limit_tails=True)
+_SWISH = _both_forms(_swish_forms)
+_SOFTSIGN = _Forms(_on_arrays(_softsign), _on_arrays(_softsign_d), _softsign, _softsign_d)
 
 
 # ---------------------------------------------------------------- inverses
@@ -228,7 +349,7 @@ def _inverse_relu_family(alpha: float) -> Fn:
 
     def inv(y):
         y = _arr(y)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -1e308 / 0.01 is -inf
             return np.where(y >= 0, y, y / alpha if alpha > 0 else np.nan)
 
     return inv
@@ -290,7 +411,7 @@ def _bisection_inverse(f: Fn, x_min: float) -> Fn:
 # ---------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Activation:
-    """A scalar activation f with f', ln|f'| and f^-1 on its increasing branch."""
+    """A scalar activation f with f', ln|f'| and f^-1 on its increasing branch; f1, df1: f and f' on one float."""
 
     name: str
     formula: str
@@ -305,6 +426,8 @@ class Activation:
     alpha: float | None = None
     branch: str = "the whole line (f is increasing)"
     branch_start: float = -math.inf
+    f1: Scalar = field(kw_only=True, repr=False)
+    df1: Scalar = field(kw_only=True, repr=False)
 
     def dact(self, x) -> Array:
         """f'(x)."""
@@ -335,62 +458,64 @@ ALPHA_DEFAULTS = {"leaky-relu": 0.01, "prelu": 0.25, "elu": 1.0}
 
 def _make_sigmoid(_):
     return Activation("sigmoid", "1 / (1 + e^-x)", sigmoid, dsigmoid, 0.0, 1.0,
-                      inverse=_logit, log_df=log_dsigmoid)
+                      inverse=_logit, log_df=log_dsigmoid, f1=sigmoid1, df1=dsigmoid1)
 
 
 def _make_tanh(_):
     return Activation("tanh", "(e^x - e^-x)/(e^x + e^-x)", lambda x: np.tanh(_arr(x)), _tanh_d,
-                      -1.0, 1.0, inverse=lambda y: np.arctanh(_arr(y)), log_df=_tanh_logd)
+                      -1.0, 1.0, inverse=lambda y: np.arctanh(_arr(y)), log_df=_tanh_logd, f1=math.tanh, df1=_tanh_d1)
 
 
 def _make_relu_like(name: str):
     def make(alpha):
         a = 0.0 if name == "relu" else alpha
         formula = "max(0, x)" if name == "relu" else f"x if x > 0 else {a:g}x"
-        f, df = _relu_family(a)
+        f, df, f1, df1 = _relu_family(a)
         lo, closed = (0.0, True) if a == 0 else (-math.inf, False)
         branch = "x >= 0 (f is flat below 0)" if a == 0 else Activation.branch
         return Activation(name, formula, f, df, lo, math.inf, lo_closed=closed, inverse=_inverse_relu_family(a),
-                          alpha=None if name == "relu" else a, branch=branch, branch_start=0.0 if a == 0 else -math.inf)
+                          alpha=None if name == "relu" else a, branch=branch, branch_start=0.0 if a == 0 else -math.inf,
+                          f1=f1, df1=df1)
     return make
 
 
 def _make_elu(alpha):
-    f, df, logd = _elu_family(alpha, 1.0)
+    f, df, logd, f1, df1 = _elu_family(alpha, 1.0)
     return Activation("elu", f"x if x > 0 else {alpha:g}(e^x - 1)", f, df, -alpha, math.inf,
-                      inverse=_inverse_elu_family(alpha, 1.0), log_df=logd, alpha=alpha)
+                      inverse=_inverse_elu_family(alpha, 1.0), log_df=logd, alpha=alpha, f1=f1, df1=df1)
 
 
 def _make_selu(_):
-    f, df, logd = _elu_family(SELU_ALPHA, SELU_LAMBDA)
+    f, df, logd, f1, df1 = _elu_family(SELU_ALPHA, SELU_LAMBDA)
     return Activation("selu", "lambda elu(x; alpha)", f, df, -SELU_LAMBDA * SELU_ALPHA, math.inf,
-                      inverse=_inverse_elu_family(SELU_ALPHA, SELU_LAMBDA), log_df=logd)
+                      inverse=_inverse_elu_family(SELU_ALPHA, SELU_LAMBDA), log_df=logd, f1=f1, df1=df1)
 
 
-def _make_non_monotone(name, formula, f, df, logd):
+def _make_non_monotone(name, formula, forms: _Forms, logd):
     def make(_):
-        x_min = _branch_minimum(df)
-        f_min = float(f(x_min))
-        return Activation(name, formula, f, df, f_min, math.inf, lo_closed=True,
-                          inverse=_bisection_inverse(f, x_min), log_df=logd,
+        x_min = _branch_minimum(forms.df)
+        f_min = float(forms.f(x_min))
+        return Activation(name, formula, forms.f, forms.df, f_min, math.inf, lo_closed=True,
+                          inverse=_bisection_inverse(forms.f, x_min), log_df=logd,
                           branch=f"x >= {x_min:.4f} (the increasing branch, right of the minimum {f_min:.5f})",
-                          branch_start=x_min)
+                          branch_start=x_min, f1=forms.f1, df1=forms.df1)
     return make
 
 
 def _make_softsign(_):
-    return Activation("softsign", "x / (1 + |x|)", _softsign, _softsign_d, -1.0, 1.0, inverse=_inverse_softsign,
-                      log_df=lambda x: -2.0 * np.log1p(np.abs(_arr(x))))
+    return Activation("softsign", "x / (1 + |x|)", _SOFTSIGN.f, _SOFTSIGN.df, -1.0, 1.0, inverse=_inverse_softsign,
+                      log_df=lambda x: -2.0 * np.log1p(np.abs(_arr(x))), f1=_SOFTSIGN.f1, df1=_SOFTSIGN.df1)
 
 
 def _make_softplus(_):
     return Activation("softplus", "ln(1 + e^x)", softplus, sigmoid, 0.0, math.inf,
-                      inverse=_inverse_softplus, log_df=log_sigmoid)
+                      inverse=_inverse_softplus, log_df=log_sigmoid, f1=softplus1, df1=sigmoid1)
 
 
 def _make_linear(_):
     return Activation("linear", "x", lambda x: _arr(x) * 1.0, lambda x: np.ones_like(_arr(x)),
-                      -math.inf, math.inf, inverse=lambda y: _arr(y) * 1.0, log_df=lambda x: np.zeros_like(_arr(x)))
+                      -math.inf, math.inf, inverse=lambda y: _arr(y) * 1.0, log_df=lambda x: np.zeros_like(_arr(x)),
+                      f1=float, df1=lambda x: 1.0)
 
 
 _FACTORIES: dict[str, Callable[[float | None], Activation]] = {
@@ -401,12 +526,12 @@ _FACTORIES: dict[str, Callable[[float | None], Activation]] = {
     "prelu": _make_relu_like("prelu"),
     "elu": _make_elu,
     "selu": _make_selu,
-    "gelu": _make_non_monotone("gelu", "x Phi(x)", _gelu, _gelu_d, _gelu_logd),
+    "gelu": _make_non_monotone("gelu", "x Phi(x)", _GELU, _gelu_logd),
     "gelu-tanh": _make_non_monotone("gelu-tanh", "0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))",
-                                    _gelu_tanh, _gelu_tanh_d, _gelu_tanh_logd),
+                                    _GELU_TANH, _gelu_tanh_logd),
     "softsign": _make_softsign,
     "softplus": _make_softplus,
-    "swish": _make_non_monotone("swish", "x sigma(x)", _swish, _swish_d, _swish_logd),
+    "swish": _make_non_monotone("swish", "x sigma(x)", _SWISH, _swish_logd),
     "linear": _make_linear,
 }
 

@@ -156,7 +156,7 @@ def _ln_abs(v: float) -> float:
 def _linear_at_edge(act: Activation, sign: float) -> float | None:
     """c if f(z) ~ c z as z -> sign * inf (relu, elu, gelu, linear ... on their open side), else None."""
     edge = sign * EDGE
-    f_edge = float(act.f(edge))
+    f_edge = act.f1(edge)
     return f_edge / edge if abs(f_edge) > 1e250 else None
 
 
@@ -171,7 +171,7 @@ def _huge_a(act: Activation, sign_z: float, ln_z: float) -> tuple[float, float]:
     """sign and ln|f(z)| for |z| = e^ln_z beyond float64, from f's asymptote."""
     c = _linear_at_edge(act, sign_z)
     if c is None:
-        f_edge = float(act.f(sign_z * EDGE))
+        f_edge = act.f1(sign_z * EDGE)
         return float(np.sign(f_edge)), _ln_abs(f_edge)
     return float(np.sign(c)) * sign_z, ln_z + _ln_abs(c)
 
@@ -188,7 +188,7 @@ def forward(act: Activation, w: np.ndarray, b: np.ndarray | None, x: float) -> F
             z = 0.0 if b is None else w[j] * a_s[j] + bs[j]
             if math.isfinite(z):
                 zs[j], ln_z[j] = z, _ln_abs(z)
-                a = float(act.f(z))
+                a = act.f1(z)
                 a_s[j + 1], ln_a[j + 1], sign_a[j + 1] = a, _ln_abs(a), np.sign(a)
                 continue
             sz, ln_z[j] = _huge_z(w[j], sign_a[j], ln_a[j], bs[j])

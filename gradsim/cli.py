@@ -8,6 +8,11 @@ import typer
 
 from ._version import __version__
 from .commands import acts, vanish
+from .commands import steps
+from .commands import train
+from .commands import phase, window
+from .commands import clip
+from .commands import ensemble
 
 app = typer.Typer(
     name="gradsim",
@@ -36,6 +41,12 @@ def _main(
 
 app.command("vanish")(vanish.vanish)
 app.command("acts")(acts.acts)
+app.command("steps")(steps.steps)
+app.command("clip")(clip.clip)
+app.command("train")(train.train)
+app.command("phase")(phase.phase)
+app.command("window")(window.window)
+app.command("ensemble")(ensemble.ensemble)
 
 
 def main() -> None:

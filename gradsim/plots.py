@@ -86,3 +86,229 @@ def acts_figure(result):
     right.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def steps_figure(result):
+    """f(x_k) against step k for each walk (the trace), the target as a dashed line, each count in the legend."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    longest = max(len(w.x) for w in result.walks)
+    colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.walks) > 10 else plt.cm.tab10(np.arange(10))
+    for w, colour in zip(result.walks, colours):
+        k = np.arange(len(w.x))
+        count = f"{w.steps} step{'' if w.steps == 1 else 's'}" if w.reached else f"not reached ({w.stop})"
+        ax.plot(k, w.value, "o-" if len(k) <= 200 else "-", ms=3, color=colour, label=f"{w.activation}: {count}")
+        if len(result.walks) <= 3:
+            ax.annotate(count, (k[-1], w.value[-1]), xytext=(4, 4), textcoords="offset points", fontsize=9,
+                        color=colour)
+    ax.axhline(result.target, color="gray", ls="--", lw=1, label=f"target {result.target:g}")
+    if longest > 1000:
+        ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("step k")
+    ax.set_ylabel("f(x_k)")
+    sign = "+" if result.direction == "up" else "-"
+    ax.set_title(f"f(x) from {result.start:g} to {result.target:g}: x <- x {sign} {result.lr:g} f'(x)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8 if len(result.walks) > 6 else None)
+    fig.tight_layout()
+    return fig
+
+
+def train_figure(result):
+    """Each hidden layer's speed ||dC/db^l|| against epoch on a log axis (Nielsen's figure), the loss beside it."""
+    epochs = [e.epoch for e in result.epochs]
+    speeds = result.speeds
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for layer in range(speeds.shape[1]):
+            column = speeds[:, layer]
+            shown = np.where(np.isfinite(column) & (column > 0), column, np.nan)  # a log axis cannot show 0
+            left.plot(epochs, shown, "o-" if len(epochs) <= 40 else "-", ms=3, label=f"hidden layer {layer + 1}")
+    left.set_yscale("log")
+    left.set_xlabel("epoch (0 = at initialisation)")
+    left.set_ylabel(r"speed of learning $\|\partial C/\partial b^l\|$")
+    left.set_title(f"{result.activation}, hidden {','.join(map(str, result.hidden))}, init {result.init}"
+                   + (f", clip {result.clip_mode} {result.clip_threshold:g}" if result.clip_mode != "none" else ""))
+    left.legend(fontsize=8)
+    right.plot(epochs, [e.loss for e in result.epochs], "-", label="training loss")
+    right.plot(epochs, [e.test_loss for e in result.epochs], "--", label="held-out loss")
+    right.set_xlabel("epoch")
+    right.set_ylabel(f"{result.cost} cost")
+    right.set_title(f"{result.data}: held-out accuracy {100 * result.epochs[-1].accuracy:.1f}%")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def phase_figure(result):
+    """Heatmap of log10 chi1 over sigma_w^2 x sigma_b^2 (blue vanishing, red exploding), the critical line, the inits."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    with np.errstate(divide="ignore"):
+        log_chi = np.log10(result.chi1)
+    finite = log_chi[np.isfinite(log_chi)]
+    reach = max(float(np.abs(finite).max()) if finite.size else 1.0, 1e-3)
+    mesh = ax.pcolormesh(result.sigma_w2, result.sigma_b2, np.clip(log_chi, -reach, reach), shading="nearest",
+                         cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -reach, reach))
+    bar = fig.colorbar(mesh, ax=ax)
+    bar.set_label(r"$\chi_1$ (log scale; white = critical)")
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{10 ** v:.3g}"))
+    line = np.isfinite(result.line_w2) & (result.line_w2 <= result.sigma_w2[-1])
+    ax.plot(result.line_w2[line], result.line_b2[line], "k-", lw=2, label=r"critical line $\chi_1 = 1$")
+    table = np.isfinite(result.critical_w2) & (result.critical_w2 <= result.sigma_w2[-1])
+    ax.plot(result.critical_w2[table], result.critical_b2[table], "ko", ms=5, label="critical table")
+    groups: dict[float, list[str]] = {}
+    for p in result.inits:
+        groups.setdefault(round(p.sigma_w2, 12), []).append(p.init)
+    for k, (w2, names) in enumerate(sorted(groups.items())):
+        if w2 <= result.sigma_w2[-1]:
+            ax.plot([w2], [0.0], marker="^", ms=11, color=f"C{k + 2}", mec="k", clip_on=False, zorder=5,
+                    label=f"{'/'.join(names)}: $\\sigma_w^2$ = {w2:.4g}")
+    ax.set_xlim(0, result.sigma_w2[-1])
+    ax.set_ylim(0, result.sigma_b2[-1])
+    ax.set_xlabel(r"$\sigma_w^2$ (weight variance x fan-in)")
+    ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
+    ax.set_title(f"{result.activation}: mean-field $\\chi_1$, vanishing (blue) vs exploding (red)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def window_figure(result):
+    """Width of Nielsen's window against |w|: closed form (sigmoid) as a line, the numerical check as dots, the max."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    ws = np.array([r.abs_w for r in result.rows])
+    numerical = np.array([r.width_numerical for r in result.rows])
+    shown = np.isfinite(numerical)
+    if result.closed_form:
+        from .theory import sigmoid_window_width
+
+        dense = np.linspace(result.opens_at, ws.max(), 2000)
+        ax.plot(dense, sigmoid_window_width(dense), "-", label=r"closed form $\frac{2}{|w|}\ln\left(\frac{|w|(1+\sqrt{1-4/|w|})}{2}-1\right)$")
+    ax.plot(ws[shown], numerical[shown], "o" if result.closed_form else "o-", ms=4, label="numerical check")
+    if result.at_abs_w is not None and np.isfinite(result.max_width):
+        ax.plot([result.at_abs_w], [result.max_width], "*", ms=14, color="C3",
+                label=f"max {result.max_width:.4f} at |w| = {result.at_abs_w:.4g}")
+    if not shown.all():
+        ax.text(0.98, 0.95, f"unbounded for |w| > {result.unbounded_from:.4g}", transform=ax.transAxes, ha="right",
+                va="top", color="C3")
+    if ws.max() / max(ws.min(), 1e-300) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel("|w|")
+    ax.set_ylabel(r"width of $\{a : |w f'(wa+b)| \geq 1\}$")
+    ax.set_title(f"Nielsen's window, {result.activation}: where a factor |w f'| reaches 1")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+CLIP_STYLES = {"value": ("tab:red", "s"), "norm": ("tab:blue", "o"), "global-norm": ("tab:cyan", "x"),
+               "adaptive": ("tab:green", "^"), "none": ("black", ".")}
+
+
+def _clip_plane(ax, result) -> None:
+    """A 2-vector: the clipped arrows, the threshold circle (norm) and square (value), g's direction dashed."""
+    t = result.threshold
+    g = result.input
+    reach = 1.6 * max([t] + [float(np.max(np.abs(m.clipped))) for m in result.results])
+    ax.add_patch(plt.Circle((0, 0), t, fill=False, color="tab:blue", ls=":", label=f"||g|| = t = {t:g}"))
+    ax.add_patch(plt.Rectangle((-t, -t), 2 * t, 2 * t, fill=False, color="tab:red", ls=":", label="|g_i| = t"))
+    length = float(np.hypot(*g))
+    if length > 0:
+        ax.plot([0, g[0] / length * 2 * reach], [0, g[1] / length * 2 * reach], "k--", lw=1,
+                label=f"direction of g = ({g[0]:g}, {g[1]:g}), |g| = {length:.4g}")
+    for m in result.results:
+        colour, _ = CLIP_STYLES[m.mode]
+        dashed = m.mode == "global-norm"  # same arrow as norm: drawn thinner on top
+        ax.annotate("", xy=tuple(m.clipped), xytext=(0, 0),
+                    arrowprops=dict(arrowstyle="->", color=colour, lw=1 if dashed else 2, ls="--" if dashed else "-"))
+        ax.plot([], [], color=colour, label=f"{m.mode}: ({m.clipped[0]:.3g}, {m.clipped[1]:.3g})")
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.axvline(0, color="gray", lw=0.5)
+    ax.set_title(f"clipping g in the plane, t = {t:g}")
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def _clip_components(ax, result) -> None:
+    """|component| on a log axis, before and after each mode, the threshold as a line."""
+    index = np.arange(1, len(result.input) + 1)
+    many = len(index) > 40
+    ax.plot(index, result.gradient.flat_log.log10_abs, "-" if many else "o", color="black", ms=6,
+            label="gradient")
+    with np.errstate(divide="ignore"):
+        for m in result.results:
+            colour, marker = CLIP_STYLES[m.mode]
+            shown = np.where(np.isfinite(m.log10_clipped), m.log10_clipped, np.nan)  # zeros have no log
+            ax.plot(index, shown, "-" if many else marker, color=colour, ms=6, mfc="none", label=m.mode)
+    ax.axhline(np.log10(result.threshold), color="gray", ls="--", lw=1, label=f"t = {result.threshold:g}")
+    if not many:
+        ax.set_xticks(index, result.gradient.labels, rotation=45 if len(index) > 8 else 0, fontsize=8)
+    else:
+        ax.set_xlabel("component")
+    power_of_ten_axis(ax)
+    ax.set_ylabel("|component| (log scale)")
+    ax.set_title("each component before and after clipping" + (" (beyond float64)" if result.rescued else ""))
+    ax.legend(fontsize=8)
+
+
+def _clip_training(ax, training) -> None:
+    """Cost per step for each run, on a log axis."""
+    for run in training.runs:
+        colour, _ = CLIP_STYLES[run.mode]
+        with np.errstate(invalid="ignore"):
+            shown = np.where(run.costs > 0, run.costs, np.nan)  # a log axis cannot show 0; nan after a blow-up
+        ax.plot(np.arange(len(run.costs)), shown, color=colour, lw=2 if run.mode == "none" else 1.2,
+                ls="--" if run.mode == "global-norm" else "-", label="no clipping" if run.mode == "none" else run.mode)
+    ax.set_yscale("log")
+    ax.set_xlabel("gradient step")
+    ax.set_ylabel("cost C = (a_L - target)^2 / 2")
+    ax.set_title(f"training towards {training.target:g}, lr {training.lr:g}")
+    ax.legend(fontsize=8)
+
+
+def clip_figure(result):
+    """Before and after each clipping mode (arrows in the plane for a 2-vector), and training costs if any."""
+    panels = 2 if result.training is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5.5), squeeze=False)
+    plane = len(result.input) == 2 and bool(np.all(np.isfinite(result.input)))
+    (_clip_plane if plane else _clip_components)(axes[0, 0], result)
+    if result.training is not None:
+        _clip_training(axes[0, 1], result.training)
+    for ax in axes[0]:
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def ensemble_figure(result):
+    """The 5-95% band and the median of ||delta_l|| against layer l, the RMS gradient and chi1's theory line."""
+    layers = np.arange(1, result.depth + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    with np.errstate(invalid="ignore"):
+        shown = [np.where(np.isfinite(v), v, np.nan) for v in
+                 (result.log10_grad_p5, result.log10_grad_p50, result.log10_grad_p95, result.log10_grad_rms,
+                  result.log10_grad_theory)]
+    p5, p50, p95, rms, line = shown
+    ax.fill_between(layers, p5, p95, color="tab:blue", alpha=0.25, lw=0, label="5th to 95th percentile")
+    ax.plot(layers, p50, "-", color="tab:blue", label="median")
+    ax.plot(layers, rms, "o" if result.depth <= 60 else "-", ms=3, color="tab:orange",
+            label=r"RMS $\sqrt{\mathrm{mean}\,\|\delta_l\|^2}$"
+                  + (f" (×{result.measured_factor:.4g} per layer in mean square)" if result.measured_factor else ""))
+    ax.plot(layers, line, "--", color="black", lw=1.2,
+            label=f"mean field: $\\chi_1$ = {result.chi1:.4g} per layer (level fitted to the RMS)")
+    power_of_ten_axis(ax)
+    ax.set_xlabel("layer l (1 = first, nearest the input)")
+    ax.set_ylabel(r"$\|\partial C/\partial h_l\|$ (log scale)")
+    ax.set_title(f"{result.activation}, width {result.width}, depth {result.depth}, {result.trials:,} trials,"
+                 f" $\\sigma_w^2$ = {result.sigma_w2:.3g}, $\\sigma_b^2$ = {result.sigma_b2:.3g}: {result.verdict}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig

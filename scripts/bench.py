@@ -9,6 +9,7 @@ machine slows them alike; the ratio of the medians is what we report.
 
 from __future__ import annotations
 
+import math
 import shutil
 import statistics
 import subprocess
@@ -54,6 +55,126 @@ def startup(repeats: int = 21) -> list[tuple[str, float]]:
     return [("python -c 'import numpy' (s)", m["numpy"]), ("gradsim vanish (s)", m["vanish"]),
             ("ratio vanish / import numpy", m["vanish"] / m["numpy"])]
 
+
+
+# ---------------------------------------------------------------- gradsim ensemble (issue 5)
+CHAIN = dict(width=1, depth=100, trials=1_000_000)
+WIDE = dict(width=512, depth=50, trials=20)
+
+
+def ensemble_args(width: int, depth: int, trials: int) -> list[str]:
+    return ["ensemble", "--width", str(width), "--depth", str(depth), "--trials", str(trials), "-f", "json"]
+
+
+def ensemble_normals(width: int, depth: int, trials: int) -> int:
+    """The normals a run draws: a weight and a bias per layer for a chain; N^2 + N per layer and N inputs wider."""
+    return trials * 2 * depth if width == 1 else trials * (depth * (width * width + width) + width)
+
+
+def draw_floor(count: int, block: int = 2**22) -> Callable[[], object]:
+    """The floor: numpy's default Generator drawing `count` normals in one thread, a block at a time."""
+    import numpy as np
+
+    out = np.empty(block)
+
+    def draw() -> None:
+        rng, left = np.random.default_rng(0), count
+        while left > 0:
+            rng.standard_normal(out=out[:min(left, block)])
+            left -= block
+
+    return draw
+
+
+def in_process(width: int, depth: int, trials: int) -> Callable[[], object]:
+    """gradsim.ensemble(...) called from Python: the computation without the start-up of a command."""
+    import gradsim
+
+    return lambda: gradsim.ensemble(width=width, depth=depth, trials=trials)
+
+
+def torch_chain(depth: int, trials: int, batch: int = 2**17) -> Callable[[], object]:
+    """The chain as a PyTorch user writes it: batched float64 tensors, autograd for dC/db, then the same statistics
+    (percentiles by kthvalue over all trials, log10 mean ||delta||^2 by logsumexp). Layers are taken with
+    unbind: indexing b[layer] instead makes autograd's backward quadratic in depth (26 s instead of 2 s here)."""
+    import math
+
+    import torch
+
+    def run() -> None:
+        torch.manual_seed(0)
+        logs = torch.empty(depth, trials, dtype=torch.float64)
+        for start in range(0, trials, batch):
+            n = min(batch, trials - start)
+            w = torch.randn(depth, n, dtype=torch.float64)
+            b = torch.randn(depth, n, dtype=torch.float64, requires_grad=True)
+            a = torch.ones(n, dtype=torch.float64)
+            for w_layer, b_layer in zip(w.unbind(0), b.unbind(0)):
+                a = torch.sigmoid(w_layer * a + b_layer)
+            (0.5 * (a**2).sum()).backward()
+            logs[:, start:start + n] = torch.log10(b.grad.abs())
+        for p in (5, 50, 95):
+            torch.kthvalue(logs, max(1, math.ceil(p / 100 * trials)), dim=1)
+        torch.logsumexp(2 * math.log(10) * logs, dim=1)
+
+    return run
+
+
+def peak_rss_mb(*argv: str) -> float:
+    """Peak resident memory of a command, in MB (ru_maxrss of a child of a fresh interpreter)."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+            " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True)
+    return int(out.stdout) / 1024
+
+
+@case
+def ensemble_chain(repeats: int = 5) -> list[tuple[str, float]]:
+    """`gradsim ensemble --width 1 --depth 100 --trials 1000000` over the floor: numpy's default Generator drawing
+    its 2 x 10^8 normals in one thread (target <= 1.0)."""
+    m = alternate({"floor": draw_floor(ensemble_normals(**CHAIN)),
+                   "command": command(*gradsim_exe(), *ensemble_args(**CHAIN)),
+                   "python": in_process(**CHAIN)}, repeats)
+    return [("floor: 2e8 normals, one thread (s)", m["floor"]), ("gradsim ensemble command (s)", m["command"]),
+            ("gradsim.ensemble() in Python (s)", m["python"]), ("ratio command / floor", m["command"] / m["floor"]),
+            ("ratio gradsim.ensemble() / floor", m["python"] / m["floor"])]
+
+
+@case
+def ensemble_torch(repeats: int = 3) -> list[tuple[str, float]]:
+    """The same chain written as a PyTorch user would (batched float64 tensors, autograd) over gradsim
+    (target >= 5.0); skipped when torch is not installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return [("torch not installed: skipped", math.nan)]
+    m = alternate({"torch": torch_chain(CHAIN["depth"], CHAIN["trials"]),
+                   "command": command(*gradsim_exe(), *ensemble_args(**CHAIN)),
+                   "python": in_process(**CHAIN)}, repeats)
+    return [("PyTorch, batched float64 autograd (s)", m["torch"]), ("gradsim ensemble command (s)", m["command"]),
+            ("gradsim.ensemble() in Python (s)", m["python"]), ("ratio torch / command", m["torch"] / m["command"]),
+            ("ratio torch / gradsim.ensemble()", m["torch"] / m["python"])]
+
+
+@case
+def ensemble_wide(repeats: int = 3) -> list[tuple[str, float]]:
+    """`gradsim ensemble --width 512 --depth 50 --trials 20` over the floor for its 2.6 x 10^8 normals."""
+    m = alternate({"floor": draw_floor(ensemble_normals(**WIDE)),
+                   "command": command(*gradsim_exe(), *ensemble_args(**WIDE))}, repeats)
+    return [("floor: its normals, one thread (s)", m["floor"]), ("gradsim ensemble command (s)", m["command"]),
+            ("ratio command / floor", m["command"] / m["floor"])]
+
+
+@case
+def ensemble_memory(repeats: int = 1) -> list[tuple[str, float]]:
+    """Peak RSS of `gradsim ensemble --depth 100` with 10^5 and 10^6 trials, and of the width-512 case
+    (target <= 200 MB for the chain, flat in the number of trials)."""
+    rows = []
+    for trials in (100_000, 1_000_000):
+        rows.append((f"chain, {trials:.0e} trials: peak RSS (MB)",
+                     peak_rss_mb(*gradsim_exe(), *ensemble_args(1, 100, trials))))
+    rows.append(("width 512, depth 50, 20 trials: peak RSS (MB)", peak_rss_mb(*gradsim_exe(), *ensemble_args(**WIDE))))
+    return rows
 
 def main(argv: list[str]) -> None:
     names = argv or list(CASES)

@@ -15,6 +15,18 @@ FIGURES: dict[str, list[str]] = {
     "vanish.png": ["vanish"],
     "explode.png": ["vanish", "--preset", "nielsen-explode", "--depth", "12"],
     "acts.png": ["acts", "--act", "sigmoid,tanh,relu,gelu,swish"],
+    "steps.png": ["steps"],
+    "clip-plane.png": ["clip", "--grad", "3,4"],
+    "clip-train.png": ["clip", "--steps", "200"],
+    # sigmoid with Nielsen's init beside relu with He's, same digits, same seed (needs gradsim[digits])
+    "train-sigmoid.png": ["train", "--data", "digits", "--epochs", "30"],
+    "train-relu.png": ["train", "--data", "digits", "--act", "relu", "--init", "he", "--epochs", "30"],
+    "phase-tanh.png": ["phase", "--act", "tanh"],
+    "phase-relu.png": ["phase", "--act", "relu"],
+    "window.png": ["window"],
+    "ensemble-chain.png": ["ensemble", "--depth", "50", "--trials", "100000"],
+    "ensemble-tanh.png": ["ensemble", "--width", "256", "--depth", "30", "--act", "tanh", "--sigma-w2", "1.5",
+                          "--sigma-b2", "0.05", "--trials", "100"],
 }
 
 

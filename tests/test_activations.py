@@ -57,7 +57,8 @@ def test_registry_has_every_design_name():
 def test_value_matches_mpmath(name):
     act = A.get(name)
     for x in POINTS:
-        assert close(float(act.f(x)), MP_F[name](mp.mpf(x)), 1e-12), (name, x)
+        want = MP_F[name](mp.mpf(x))
+        assert close(float(act.f(x)), want, 1e-12) and close(act.f1(x), want, 1e-12), (name, x)
 
 
 @pytest.mark.parametrize("name", A.NAMES)
@@ -66,6 +67,7 @@ def test_derivative_matches_mpmath_diff_including_tails(name):
     for x in POINTS:
         want = mp.diff(MP_F[name], mp.mpf(x))
         assert close(float(act.dact(x)), want, 1e-9), (name, x, float(act.dact(x)), want)
+        assert close(act.df1(x), want, 1e-9), (name, x, act.df1(x), want)
 
 
 @pytest.mark.parametrize("name", A.NAMES)
@@ -90,6 +92,43 @@ def test_no_warning_and_no_nan_at_extremes(name):
             assert not np.any(np.isnan(fn(x))), (name, fn)
 
 
+#: Where f1, df1 (one float, plain math) must agree with the vectorised f, f': a grid and the far tails.
+SCALAR_POINTS = sorted(set(np.linspace(-8.0, 8.0, 161).tolist()) | {
+    s * v for s in (1.0, -1.0)
+    for v in (0.0, 5e-324, 1e-300, 1e-9, 0.3, 30.0, 50.0, 700.0, 745.2, 1000.0, 1e6, 1e100, 1.1e100, 1e300, 1e308)})
+ALPHA_CASES = [(n, None) for n in A.NAMES] + [("leaky-relu", 0.2), ("prelu", 0.0), ("prelu", 0.7), ("elu", 2.5)]
+
+
+@pytest.mark.parametrize("name,alpha", ALPHA_CASES)
+def test_scalar_forms_agree_with_the_vectorised_ones(name, alpha):
+    """f1(x) = f(x) and df1(x) = f'(x) to 1e-13 relative (or both below 1e-300), a python float, no exception."""
+    act = A.get(name, alpha)
+    for x in SCALAR_POINTS:
+        for got, want in ((act.f1(x), float(act.f(x))), (act.df1(x), float(act.dact(x)))):
+            assert isinstance(got, float) and math.isfinite(got), (name, x, got)
+            assert got == pytest.approx(want, rel=1e-13, abs=1e-300), (name, alpha, x, got, want)
+
+
+@pytest.mark.parametrize("name,alpha", ALPHA_CASES)
+def test_scalar_forms_honour_alpha_and_the_derivative_at_zero(name, alpha):
+    """relu'(0) = 0, leaky'(0) = alpha, elu'(0) = alpha (PyTorch); f1(-2) = -2 alpha, alpha (e^-2 - 1) below 0."""
+    act = A.get(name, alpha)
+    if name in ("leaky-relu", "prelu"):
+        assert act.f1(-2.0) == pytest.approx(-2.0 * act.alpha, abs=0) and act.df1(0.0) == act.alpha
+    if name == "elu":
+        assert act.f1(-2.0) == pytest.approx(act.alpha * math.expm1(-2.0), rel=1e-15) and act.df1(0.0) == act.alpha
+    if name == "relu":
+        assert act.f1(-2.0) == 0.0 and act.df1(0.0) == 0.0
+    assert act.df1(0.0) == float(act.dact(0.0))
+
+
+@pytest.mark.parametrize("name", ["leaky-relu", "prelu"])
+def test_inverse_of_a_value_near_minus_float_max_is_minus_inf_without_warning(name):
+    act = A.get(name)
+    assert float(act.inverse(-1e308)) == -math.inf  # -1e308 / alpha is beyond float64
+    assert float(act.inverse(np.array([-1e308, -2.0]))[1]) == pytest.approx(-2.0 / act.alpha, rel=1e-15)
+
+
 @pytest.mark.parametrize("name", A.NAMES)
 @settings(max_examples=60, deadline=None)
 @given(x=st.floats(-8, 8))
@@ -102,8 +141,8 @@ def test_inverse_undoes_f_on_the_increasing_branch(name, x):
 
 
 def test_relu_derivative_at_zero_is_zero_as_in_pytorch():
-    assert A.get("relu").dact(0.0) == 0.0
-    assert A.get("leaky-relu").dact(0.0) == 0.01
+    assert A.get("relu").dact(0.0) == 0.0 == A.get("relu").df1(0.0)
+    assert A.get("leaky-relu").dact(0.0) == 0.01 == A.get("leaky-relu").df1(0.0)
 
 
 def test_sigmoid_derivative_peaks_at_a_quarter_at_zero():

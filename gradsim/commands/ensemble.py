@@ -1,0 +1,197 @@
+"""`gradsim ensemble`: random deep networks measured at scale, the mean-field theory beside them."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Optional
+
+import numpy as np
+import typer
+
+from .. import render, theory
+from ..ensemble import (DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH,
+                        EnsembleResult)
+from ..ensemble import ensemble as run_ensemble  # the package's `gradsim.ensemble` is this function
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, usage_errors
+
+#: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
+TABLE_ROWS = 30
+#: Seconds a run goes on before its progress bar appears (on a terminal only).
+PROGRESS_AFTER = 2.0
+
+
+def _weights(r: EnsembleResult) -> str:
+    if r.init == "orthogonal":
+        return f"weights {render.num(r.sigma_w)} x orthogonal"
+    fan = "" if r.width == 1 else f"/{r.width}"
+    return f"weights N(0, {render.num(r.sigma_w2)}{fan})"
+
+
+def _title(r: EnsembleResult) -> str:
+    alpha = f" (alpha {r.alpha:g})" if r.alpha is not None else ""
+    init = "" if r.init == "given" else f"init {r.init}: "
+    x = f"input {r.input:g}" if r.input is not None else "input N(0, I)"
+    return (f"Random networks · {r.activation}{alpha} · width {r.width} · depth {r.depth} · {r.trials:,} trials"
+            f" · seed {r.seed}\n{init}{_weights(r)}, biases N(0, {render.num(r.sigma_b2)}) · {x}"
+            f" · target {r.target:g}")
+
+
+def _change(factor: float | None, depth: int) -> str:
+    """How the RMS gradient of layer 1 compares with that of layer L at `factor` per layer in mean square."""
+    if depth == 1:
+        return "one layer, nothing to compare"
+    if factor is None:
+        return "fewer than two layers have a finite, non-zero mean ||delta||^2 to fit"
+    if factor == 0:
+        return "the RMS gradient of layer 1 is 0"
+    log10_change = 0.5 * (depth - 1) * math.log10(factor)
+    if abs(log10_change) < 1e-3:
+        return f"RMS at layer 1 is that of layer {depth}"
+    way = "smaller" if log10_change < 0 else "larger"
+    return f"RMS at layer 1 is {render.times(abs(log10_change))} x {way} than at layer {depth}"
+
+
+def _scale(xi: float | None) -> str:
+    """Words for a depth scale -1/ln(factor)."""
+    if xi is None or math.isnan(xi):
+        return "-"
+    if math.isinf(xi):
+        return "infinite (no change with depth)"
+    return f"{render.num(abs(xi), 3)} layers (mean ||delta||^2 {'shrinks' if xi > 0 else 'grows'} by e)"
+
+
+def _notes(r: EnsembleResult) -> list[str]:
+    fit = f"layers 1-{r.depth - 1}" if r.depth > 2 else "every layer"
+    measured = "-" if r.measured_factor is None else f"x{render.num(r.measured_factor)}"
+    lines = [
+        f"measured:   mean ||delta||^2 {measured} per layer (fit over {fit}): {r.verdict},",
+        f"            {_change(r.measured_factor, r.depth)}.",
+        f"mean field: chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2] = {render.num(r.chi1)} (q* = {render.num(r.q_star)}):"
+        f" {r.theory_verdict},",
+        f"            {_change(r.chi1, r.depth)};",
+        f"            depth scale -1/ln chi1 = {_scale(r.depth_scale)}.",
+    ]
+    if r.width == 1:
+        lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
+    lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
+                 f" decades (within x{render.num(10**r.resolution, 4)}).")
+    if np.any(r.zero_fraction > 0):
+        lines.append(f"zeros: up to {render.num(100 * float(np.max(r.zero_fraction)), 3)}% of trials have delta = 0"
+                     " exactly at a layer (dead units); they count as 0.")
+    if np.any(r.overflow_fraction > 0):
+        lines.append(f"overflow: up to {render.num(100 * float(np.max(r.overflow_fraction)), 3)}% of trials"
+                     " overflowed float64 in the forward pass; they count as infinite.")
+    return lines
+
+
+def shown_layers(depth: int, rows: int = TABLE_ROWS) -> list[int]:
+    """0-based layers a table shows: all of a shallow net, evenly spaced ones (first and last) of a deep one."""
+    if depth <= rows:
+        return list(range(depth))
+    return sorted({int(round(v)) for v in np.linspace(0, depth - 1, rows)})
+
+
+def layer_rows(r: EnsembleResult) -> list[dict]:
+    """One JSON/CSV object per layer, first layer first."""
+    return [dict(layer=j + 1, log10_grad_p5=r.log10_grad_p5[j], log10_grad_p50=r.log10_grad_p50[j],
+                 log10_grad_p95=r.log10_grad_p95[j], log10_grad_rms=r.log10_grad_rms[j],
+                 log10_mean_sq=r.log10_mean_sq[j], log10_grad_theory=r.log10_grad_theory[j],
+                 zero_fraction=r.zero_fraction[j], overflow_fraction=r.overflow_fraction[j])
+            for j in range(r.depth)]
+
+
+def report(r: EnsembleResult) -> render.Report:
+    """The ensemble table (||delta_l|| percentiles, RMS, theory), JSON and CSV."""
+    headers = ["layer", "p5 ||delta||", "median", "p95", "RMS", "theory RMS"]
+    zeros = bool(np.any(r.zero_fraction > 0))
+    if zeros:
+        headers.append("zero")
+    rows = []
+    for j in shown_layers(r.depth):
+        row = [str(j + 1)] + ["-" if math.isnan(v[j]) else render.from_log10(1.0, v[j]) for v in
+                              (r.log10_grad_p5, r.log10_grad_p50, r.log10_grad_p95, r.log10_grad_rms,
+                               r.log10_grad_theory)]
+        rows.append(row + ([f"{100 * r.zero_fraction[j]:.3g}%"] if zeros else []))
+    layers = layer_rows(r)
+    data = dict(activation=r.activation, alpha=r.alpha, init=r.init, depth=r.depth, width=r.width,
+                trials=r.trials, seed=r.seed, chunk=r.chunk, sigma_w=r.sigma_w, sigma_b=r.sigma_b,
+                sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, input=r.input, target=r.target, chi1=r.chi1,
+                q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor,
+                measured_depth_scale=r.measured_depth_scale, verdict=r.verdict, theory_verdict=r.theory_verdict,
+                percentile_resolution=r.resolution, layers=layers)
+    title = None if r.depth <= TABLE_ROWS else f"{len(rows)} of {r.depth} layers (all of them in JSON and CSV)"
+    keys = list(layers[0])
+    return render.Report("ensemble", data, title=_title(r), tables=[render.Table(headers, rows, title=title)],
+                         notes=_notes(r), csv_headers=keys, csv_rows=([row[k] for k in keys] for row in layers))
+
+
+@contextmanager
+def progress_bar() -> Iterator[Optional[Callable[[int, int], None]]]:
+    """progress(done, total) that draws a rich bar on stderr once a run has taken PROGRESS_AFTER seconds;
+    None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    began, bar = time.monotonic(), None
+
+    def tick(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and time.monotonic() - began >= PROGRESS_AFTER:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            bar.add_task("trials", total=total)
+        if bar is not None:
+            bar.update(bar.task_ids[0], completed=done)
+
+    try:
+        yield tick
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def ensemble(
+    depth: Annotated[int, typer.Option(min=1, max=MAX_DEPTH, help="Number of layers L.")] = 50,
+    width: Annotated[int, typer.Option(min=1, max=MAX_WIDTH, help="Units per layer N (1: Nielsen's chain).")] = 1,
+    act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch.")] = "sigmoid",
+    alpha: AlphaOpt = None,
+    init: Annotated[Optional[str], typer.Option(help=f"Sets sigma_w: {', '.join(theory.INITS)} (xavier, lecun, normal: sigma_w^2 = 1; he: 2, 2/(1+alpha^2) for leaky-relu and prelu; orthogonal: W = gain Q with PyTorch's gain). Default normal for width 1, xavier wider.")] = None,
+    sigma_w: Annotated[Optional[float], typer.Option(help="Weight scale: W_ij ~ N(0, sigma_w^2 / N), or the gain of orthogonal; overrides --init.")] = None,
+    sigma_b: Annotated[Optional[float], typer.Option(help="Bias scale: b_i ~ N(0, sigma_b^2). Default 1 for width 1 (Nielsen), 0 wider.")] = None,
+    sigma_w2: Annotated[Optional[float], typer.Option("--sigma-w2", help="sigma_w^2 instead of --sigma-w.")] = None,
+    sigma_b2: Annotated[Optional[float], typer.Option("--sigma-b2", help="sigma_b^2 instead of --sigma-b.")] = None,
+    input: Annotated[Optional[float], typer.Option("--input", callback=finite, help="The input a_0 of a width-1 chain (default 1); wider nets draw x ~ N(0, I) per trial.")] = None,
+    target: Annotated[float, typer.Option(callback=finite, help="Target of C = ||a_L - target||^2 / 2, inside the activation's range.")] = 0.0,
+    trials: Annotated[Optional[int], typer.Option(min=1, max=MAX_TRIALS, help=f"Random networks to draw (default: about {DEFAULT_DRAWS:.0e} / (depth x width^2), from {DEFAULT_TRIALS[0]:,} to {DEFAULT_TRIALS[1]:,}).")] = None,
+    seed: SeedOpt = 0,
+    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads (default: every core). The output is the same for any number.")] = None,
+    fmt: FormatOpt = "table",
+    plot: PlotOpt = None,
+) -> None:
+    """Percentiles of ||dC/dh_l|| per layer over random networks, beside the mean-field chi1.
+
+    h_l = W_l a_(l-1) + b_l, W_ij ~ N(0, sigma_w^2/N), b_i ~ N(0, sigma_b^2); delta_l = dC/dh_l = dC/db_l;
+    theory: E||delta_l||^2 = chi1^(L-l) E||delta_L||^2, chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2].
+
+    Verdict: vanishing (exploding) when the RMS gradient of layer 1 is over 10 x smaller (larger) than that of
+    layer L, else critical; measured from the fit, and from chi1.
+
+    Example: gradsim ensemble --depth 100 --trials 1000000
+
+    Example: gradsim ensemble --width 256 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
+    """
+    with usage_errors(), progress_bar() as progress:
+        result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,
+                              sigma_b=sigma_b, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input=input, target=target,
+                              trials=trials, seed=seed, threads=threads, progress=progress)
+    render.emit(report(result), fmt)
+    if plot:
+        from .. import plots
+
+        plots.save(plots.ensemble_figure(result), plot)

@@ -1,0 +1,121 @@
+"""`gradsim phase`: the mean-field phase diagram chi1(sigma_w2, sigma_b2) and its critical line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+
+from .. import render, theory
+from ..options import AlphaOpt, FormatOpt, PlotOpt, usage_errors
+from ..theory import PhaseResult
+
+
+def _critical(r: PhaseResult) -> tuple[list[dict], render.Table]:
+    rows = [dict(sigma_b2=b2, sigma_w2=w2, sigma_w=w2**0.5, q_star=q)
+            for b2, w2, q in zip(r.critical_b2, r.critical_w2, r.critical_q)]
+    table = [[render.num(row["sigma_b2"]), render.num(row["sigma_w2"]), render.num(row["sigma_w"]),
+              render.num(row["q_star"])] for row in rows]
+    headers = ["sigma_b^2", "critical sigma_w^2", "sigma_w", "q* there"]
+    return rows, render.Table(headers, table, title="critical line chi1 = 1 (root found at each sigma_b^2)")
+
+
+def _inits(r: PhaseResult) -> tuple[list[dict], render.Table]:
+    rows = [dict(init=p.init, sigma_w2=p.sigma_w2, sigma_b2=0.0, q_star=p.q_star, chi1=p.chi1,
+                 depth_scale=p.depth_scale, regime=p.regime) for p in r.inits]
+    table = [[p.init, render.num(p.sigma_w2), render.num(p.q_star), render.num(p.chi1), render.num(p.depth_scale),
+              p.regime] for p in r.inits]
+    headers = ["init", "sigma_w^2", "q*", "chi1", "depth scale", "regime"]
+    return rows, render.Table(headers, table, title="common initialisations at sigma_b^2 = 0",
+                              justify=["left"] + ["right"] * 4 + ["left"])
+
+
+def _notes(r: PhaseResult) -> list[str]:
+    vanishing = float((r.chi1 < 1).mean())
+    return [f"q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2, z ~ N(0,1): the fixed point of the length map.",
+            f"grid {r.sigma_w2.size} x {r.sigma_b2.size}: sigma_w^2 in [{render.num(r.sigma_w2[0])}, "
+            f"{render.num(r.sigma_w2[-1])}], sigma_b^2 in [0, {render.num(r.sigma_b2[-1])}]; "
+            f"chi1 from {render.num(r.chi1.min())} to {render.num(r.chi1.max())}, {vanishing:.0%} vanishing.",
+            "chi1 < 1: the mean squared gradient shrinks by chi1 per layer (vanishing); > 1: it grows (exploding).",
+            "depth scale -1/ln(chi1): layers per factor e (negative: growing; inf: critical).",
+            "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf."]
+
+
+#: Seconds after which a run still going gets a progress bar (on a terminal only).
+PROGRESS_AFTER = 1.0
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """progress(done, total) for the core: a bar on stderr once a run has taken PROGRESS_AFTER s, on a terminal."""
+    bar, start = None, time.monotonic()
+
+    def tick(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and time.monotonic() - start > PROGRESS_AFTER and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            bar.add_task("chi1 grid", total=total)
+        if bar is not None:
+            bar.update(bar.task_ids[0], completed=done)
+
+    try:
+        yield tick
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def report(r: PhaseResult) -> render.Report:
+    """The critical table (also the CSV), the initialisations, and the whole grid in JSON."""
+    critical, critical_table = _critical(r)
+    inits, inits_table = _inits(r)
+    alpha = f" (alpha {r.alpha:g})" if r.alpha is not None else ""
+    data = dict(activation=r.activation, alpha=r.alpha, critical=critical, inits=inits,
+                critical_line=[dict(sigma_b2=b2, sigma_w2=w2) for b2, w2 in zip(r.line_b2, r.line_w2)],
+                grid=dict(sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, chi1=r.chi1, q_star=r.q_star))
+    keys = list(critical[0])
+    return render.Report("phase", data,
+                         title=f"Mean-field phase diagram · {r.activation}{alpha} · chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2]",
+                         tables=[critical_table, inits_table], notes=_notes(r), csv_headers=keys,
+                         csv_rows=([row[k] for k in keys] for row in critical))
+
+
+def phase(
+    act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`).")] = "tanh",
+    alpha: AlphaOpt = None,
+    sigma_b2: Annotated[Optional[str], typer.Option("--sigma-b2", metavar="B1,B2,...",
+                                                    help="sigma_b^2 values of the critical table "
+                                                         "(default 0,0.01,0.05,0.1,0.2,0.5,1).")] = None,
+    grid: Annotated[int, typer.Option(min=2, max=400, help="Grid points per axis of the chi1 map.")] = theory.PHASE_GRID,
+    sigma_w2_max: Annotated[Optional[float], typer.Option(
+        "--sigma-w2-max", help="Right end of the sigma_w^2 axis (default 1.5 x the largest critical sigma_w^2, "
+                               "at least 4).")] = None,
+    sigma_b2_max: Annotated[Optional[float], typer.Option(
+        "--sigma-b2-max", help="Top of the sigma_b^2 axis (default the largest --sigma-b2 value, or 1).")] = None,
+    fmt: FormatOpt = "table",
+    plot: PlotOpt = None,
+) -> None:
+    """Mean-field phase diagram: chi1 over sigma_w^2 x sigma_b^2 and the critical line chi1 = 1.
+
+    q* is the fixed point of q -> sigma_w^2 E[f(sqrt(q) z)^2] + sigma_b^2 (z ~ N(0,1)); chi1 = sigma_w^2
+    E[f'(sqrt(q*) z)^2] is the factor per layer of the mean squared gradient in a wide random network.
+    Known points: relu is critical at sigma_w^2 = 2 (He) for every sigma_b^2, tanh at sigma_w^2 = 1 when sigma_b^2 = 0.
+
+    Example: gradsim phase --act relu
+
+    Example: gradsim phase --act tanh --sigma-b2 0,0.05,0.3 --plot phase.png
+    """
+    with usage_errors(), _progress() as progress:
+        result = theory.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, progress)
+    render.emit(report(result), fmt)
+    if plot:
+        from .. import plots
+
+        plots.save(plots.phase_figure(result), plot)

@@ -1,0 +1,377 @@
+"""Mini-batch gradient descent on a fully connected network, with Nielsen's per-layer speed of learning.
+
+Layers l = 1..L (L - 1 hidden, then the output): z^l = W^l a^(l-1) + b^l, a^l = f(z^l), a^0 = x.
+Output: softmax with cross-entropy C = -ln softmax(z^L)_y, or sigmoid with quadratic C = ||sigma(z^L) - y||^2 / 2.
+Backward: delta^l = dC/dz^l = (W^(l+1)^T delta^(l+1)) * f'(z^l); dC/db^l = delta^l, dC/dW^l = delta^l a^(l-1)^T.
+Speed of learning of hidden layer l (Nielsen, ch. 5): ||dC/db^l||, C the mean cost over the training set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import activations, clipping, datasets, theory
+from .activations import Activation
+from .errors import GradsimError
+
+#: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.theory.
+INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in theory.INITS if i != "nielsen")
+COSTS = ("cross-entropy", "quadratic")
+CLIP_MODES = ("none",) + tuple(clipping.MODES)
+#: Activations whose units can die: f'(z) = 0 (relu) or alpha (leaky-relu, prelu) for z <= 0.
+RELU_LIKE = ("relu", "leaky-relu", "prelu")
+#: Limits that keep a run within seconds to minutes and within memory (4e6 weights: 32 MB a copy).
+MAX_LAYERS, MAX_WIDTH, MAX_EPOCHS, MAX_WEIGHTS = 64, 4096, 10_000, 4_000_000
+DEFAULTS = dict(hidden=(30, 30, 30, 30), act="sigmoid", init="nielsen", cost="cross-entropy", lr=0.1, epochs=10,
+                batch=10, seed=0)
+
+Params = tuple[list[np.ndarray], list[np.ndarray]]  # weights W^l (n_l x n_(l-1)), biases b^l
+
+
+# ---------------------------------------------------------------- options
+def parse_hidden(spec: str | int | Sequence[int] | None) -> tuple[int, ...]:
+    """Hidden layer sizes from '30,30,30,30' (or a list): each an integer from 1 to MAX_WIDTH."""
+    if spec is None:
+        return DEFAULTS["hidden"]
+    parts = str(spec).split(",") if isinstance(spec, (str, int)) else list(spec)
+    sizes = []
+    for p in parts:
+        try:
+            size = int(str(p).strip())
+        except ValueError:
+            raise GradsimError(f"{str(spec)!r} is not a comma list of layer sizes, e.g. 30,30,30,30",
+                               option="--hidden") from None
+        if not 1 <= size <= MAX_WIDTH:
+            raise GradsimError(f"a layer size must be from 1 to {MAX_WIDTH}, got {size}", option="--hidden")
+        sizes.append(size)
+    if not 1 <= len(sizes) <= MAX_LAYERS:
+        raise GradsimError(f"give 1 to {MAX_LAYERS} hidden layer sizes, got {len(sizes)}", option="--hidden")
+    return tuple(sizes)
+
+
+def _choice(value: str | None, allowed: Sequence[str], default: str, option: str, what: str) -> str:
+    key = (default if value is None else value).strip().lower()
+    if key not in allowed:
+        raise GradsimError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}", option=option)
+    return key
+
+
+def _check_numbers(lr: float, epochs: int, batch: int, seed: int, clip_mode: str,
+                   clip_threshold: float | None) -> None:
+    if not (math.isfinite(lr) and lr > 0):
+        raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise GradsimError(f"epochs must be from 1 to {MAX_EPOCHS}, got {epochs}", option="--epochs")
+    if batch < 1:
+        raise GradsimError(f"the mini-batch size must be >= 1, got {batch}", option="--batch")
+    if seed < 0:
+        raise GradsimError(f"the seed must be >= 0, got {seed}", option="--seed")
+    if clip_mode == "none" and clip_threshold is not None:
+        raise GradsimError("a clip threshold needs --clip-mode (value, norm, global-norm or adaptive)",
+                           option="--clip-threshold")
+    if clip_mode != "none" and clip_threshold is None:
+        raise GradsimError(f"--clip-mode {clip_mode} needs a threshold", option="--clip-threshold")
+    if clip_threshold is not None and not (math.isfinite(clip_threshold) and clip_threshold > 0):
+        raise GradsimError(f"the clip threshold must be a finite number > 0, got {clip_threshold}",
+                           option="--clip-threshold")
+
+
+def _check_size(sizes: Sequence[int]) -> None:
+    weights = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if weights > MAX_WEIGHTS:
+        raise GradsimError(f"layer sizes {','.join(map(str, sizes[1:-1]))} give {weights:,} weights; at most "
+                           f"{MAX_WEIGHTS:,} are allowed", option="--hidden")
+
+
+# ---------------------------------------------------------------- initialisation
+def _orthogonal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+    """A (semi-)orthogonal rows x cols matrix: Q of the QR factorisation of a Gaussian, signs fixed."""
+    a = rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return q if rows >= cols else q.T
+
+
+def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random.Generator) -> Params:
+    """W^l and b^l for layer sizes (n_0, ..., n_L).
+
+    nielsen: W ~ N(0, 1/n_in), b ~ N(0, 1). Others: W ~ N(0, sigma_w^2 / n_in) (orthogonal: sigma_w Q), b = 0,
+    with sigma_w^2 from gradsim.theory.init_sigma_w2.
+    """
+    ws, bs = [], []
+    sigma_w2 = 1.0 if init == "nielsen" else theory.init_sigma_w2(init, act)
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        if init == "orthogonal":
+            ws.append(math.sqrt(sigma_w2) * _orthogonal(n_out, n_in, rng))
+        else:
+            ws.append(rng.normal(0.0, math.sqrt(sigma_w2 / n_in), (n_out, n_in)))
+        bs.append(rng.normal(0.0, 1.0, n_out) if init == "nielsen" else np.zeros(n_out))
+    return ws, bs
+
+
+# ---------------------------------------------------------------- forward and backward
+def forward(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
+            x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pre-activations z^1..z^L and activations a^0..a^(L-1) for a batch of inputs in rows (z^L is the output)."""
+    zs, outs = [], [x]
+    for layer, (w, b) in enumerate(zip(ws, bs)):
+        z = outs[-1] @ w.T + b
+        zs.append(z)
+        if layer < len(ws) - 1:
+            outs.append(act.f(z))
+    return zs, outs
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """ln softmax(z) row by row: z - max z - ln sum e^(z - max z)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def output_cost(z: np.ndarray, labels: np.ndarray, cost: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cost per example and delta^L = dC/dz^L.
+
+    cross-entropy: C = -ln s_y with s = softmax(z), delta = s - e_y.
+    quadratic: C = ||sigma(z) - e_y||^2 / 2, delta = (sigma(z) - e_y) sigma'(z).
+    """
+    onehot = np.eye(z.shape[1])[labels]
+    if cost == "cross-entropy":
+        log_s = _log_softmax(z)
+        return -log_s[np.arange(len(labels)), labels], np.exp(log_s) - onehot
+    out = activations.sigmoid(z)
+    return 0.5 * ((out - onehot) ** 2).sum(axis=1), (out - onehot) * activations.dsigmoid(z)
+
+
+def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[np.ndarray], act: Activation,
+             delta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """dC/dW^l and dC/db^l of the mean cost over the batch, from delta^L (one row per example)."""
+    m = delta.shape[0]
+    grads_w, grads_b = [None] * len(ws), [None] * len(ws)
+    for layer in range(len(ws) - 1, -1, -1):
+        grads_w[layer] = delta.T @ outs[layer] / m
+        grads_b[layer] = delta.mean(axis=0)
+        if layer > 0:
+            delta = (delta @ ws[layer]) * act.dact(zs[layer - 1])
+    return grads_w, grads_b
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """The mean cost of a batch and its gradients, with the hidden pre-activations for dead-unit counts."""
+
+    loss: float
+    grads_w: list[np.ndarray]
+    grads_b: list[np.ndarray]
+    hidden_z: list[np.ndarray]
+
+
+def gradients(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation, cost: str, x: np.ndarray,
+              labels: np.ndarray) -> Gradients:
+    """Forward and backward pass: C = mean over the batch of the per-example cost."""
+    zs, outs = forward(ws, bs, act, x)
+    per_example, delta = output_cost(zs[-1], labels, cost)
+    grads_w, grads_b = backward(ws, zs, outs, act, delta)
+    return Gradients(float(per_example.mean()), grads_w, grads_b, zs[:-1])
+
+
+# ---------------------------------------------------------------- clipping in the loop
+def _finite(ws, bs) -> bool:
+    """Whether every weight and bias is a finite number."""
+    return all(np.isfinite(p).all() for p in (*ws, *bs))
+
+
+def clip_gradients(grads_w: list[np.ndarray], grads_b: list[np.ndarray], ws: list[np.ndarray],
+                   bs: list[np.ndarray], mode: str, threshold: float | None) -> tuple[list, list, bool]:
+    """The gradients after clipping every tensor (W^1, b^1, W^2, ...) by `mode`, and whether any changed."""
+    if mode == "none":
+        return grads_w, grads_b, False
+    grads = [g for pair in zip(grads_w, grads_b) for g in pair]
+    if mode == "value":
+        clipped = [clipping.clip_by_value(g, threshold) for g in grads]
+    elif mode == "norm":
+        clipped = [clipping.clip_by_norm(g, threshold) for g in grads]
+    elif mode == "global-norm":
+        clipped = clipping.clip_by_global_norm(grads, threshold)
+    elif not _finite(ws, bs):  # a diverged run: AGC has no weight norms to scale by, so the step stays as it is
+        return grads_w, grads_b, False
+    else:
+        params = [p for pair in zip(ws, bs) for p in pair]
+        clipped = clipping.clip_adaptive(grads, params, threshold)
+    changed = any(not np.array_equal(c, g) for c, g in zip(clipped, grads))
+    return list(clipped[0::2]), list(clipped[1::2]), changed
+
+
+# ---------------------------------------------------------------- measuring
+@dataclass(frozen=True)
+class Epoch:
+    """The state after `epoch` epochs (0: at initialisation)."""
+
+    epoch: int
+    loss: float  # mean cost over the training set
+    accuracy: float  # share of held-out examples classified right
+    test_loss: float
+    speeds: np.ndarray  # ||dC/db^l|| for each hidden layer, first first
+    dead_fraction: np.ndarray | None  # per hidden layer: share of units with z <= 0 on every training example
+    clipped_steps: int  # steps of this epoch whose gradient clipping changed
+    steps: int
+
+    @property
+    def log10_ratio(self) -> float | None:
+        """log10 of speed(last hidden layer) / speed(first); None if either is 0 or not finite."""
+        first, last = float(self.speeds[0]), float(self.speeds[-1])
+        if not (first > 0 and last > 0 and math.isfinite(first) and math.isfinite(last)):
+            return None
+        return math.log10(last) - math.log10(first)
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.log10_ratio is None else 10.0 ** self.log10_ratio
+
+
+#: Rows per block when a pass covers a whole data set. Measured on a busy 2-core machine: one 1438-row product made
+#: the passes 5-10x slower (BLAS threads waiting for a core); 128-row blocks ran as fast as OPENBLAS_NUM_THREADS=1.
+BLOCK = 128
+
+
+def _blocks(n: int, rows: int = BLOCK) -> list[slice]:
+    return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
+
+
+def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> Gradients:
+    """`gradients` of the mean cost over all rows, block by block, each block weighted by its share of the rows."""
+    blocks = _blocks(len(labels))
+    parts = [gradients(ws, bs, act, cost, x[b], labels[b]) for b in blocks]
+    shares = [(b.stop - b.start) / len(labels) for b in blocks]
+
+    def mix(tensors_of) -> list[np.ndarray]:
+        return [sum(w * t for w, t in zip(shares, layer)) for layer in zip(*(tensors_of(p) for p in parts))]
+
+    return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w),
+                     mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))])
+
+
+def accuracy(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Share of examples with argmax_k z^L_k == label, and the mean cost over them (block by block)."""
+    right = total = 0.0
+    for b in _blocks(len(labels)):
+        zs, _ = forward(ws, bs, act, x[b])
+        per_example, _ = output_cost(zs[-1], labels[b], cost)
+        right += float(np.sum(np.argmax(zs[-1], axis=1) == labels[b]))
+        total += float(per_example.sum())
+    return right / len(labels), total / len(labels)
+
+
+def dead_fraction(hidden_z: Sequence[np.ndarray]) -> np.ndarray:
+    """Per hidden layer, the share of units with z <= 0 on every example (relu outputs 0 for all of them)."""
+    return np.array([float(np.mean(np.all(z <= 0, axis=0))) for z in hidden_z])
+
+
+def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: int, clipped_steps: int = 0,
+            steps: int = 0) -> Epoch:
+    """Loss and per-layer speed over the whole training set, accuracy on the held-out part."""
+    g = full_gradients(ws, bs, act, cost, data.x_train, data.y_train)
+    acc, test_loss = accuracy(ws, bs, act, cost, data.x_test, data.y_test)
+    speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
+    dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
+    return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps)
+
+
+# ---------------------------------------------------------------- training
+def train_epoch(ws: list[np.ndarray], bs: list[np.ndarray], act: Activation, cost: str, data: datasets.Dataset,
+                lr: float, batch: int, clip_mode: str, clip_threshold: float | None,
+                rng: np.random.Generator) -> tuple[int, int]:
+    """One pass over the shuffled training set in mini-batches, updating ws and bs in place: theta -= lr g.
+
+    Returns (steps, steps whose gradient clipping changed).
+    """
+    order = rng.permutation(data.n_train)
+    steps = clipped = 0
+    for start in range(0, len(order), batch):
+        rows = order[start:start + batch]
+        g = gradients(ws, bs, act, cost, data.x_train[rows], data.y_train[rows])
+        gw, gb, changed = clip_gradients(g.grads_w, g.grads_b, ws, bs, clip_mode, clip_threshold)
+        for layer in range(len(ws)):
+            ws[layer] -= lr * gw[layer]
+            bs[layer] -= lr * gb[layer]
+        steps, clipped = steps + 1, clipped + int(changed)
+    return steps, clipped
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Per-epoch loss, held-out accuracy, per-layer speed of learning and dead units of one training run."""
+
+    activation: str
+    alpha: float | None
+    hidden: tuple[int, ...]
+    init: str
+    cost: str
+    data: str
+    data_description: str
+    n_train: int
+    n_test: int
+    n_features: int
+    n_classes: int
+    lr: float
+    epochs_requested: int
+    batch: int
+    clip_mode: str
+    clip_threshold: float | None
+    seed: int
+    epochs: tuple[Epoch, ...]  # epochs[0] is at initialisation
+    weights: tuple[np.ndarray, ...]  # after training
+    biases: tuple[np.ndarray, ...]
+    diverged_at: int | None  # first epoch after which a parameter was no longer finite
+
+    @property
+    def speeds(self) -> np.ndarray:
+        """Speeds as an (epochs + 1) x hidden-layers array."""
+        return np.array([e.speeds for e in self.epochs])
+
+
+def train(hidden: str | Sequence[int] | None = None, act: str | None = None, init: str | None = None,
+          cost: str | None = None, data: str | None = None, lr: float | None = None, epochs: int | None = None,
+          batch: int | None = None, clip_mode: str | None = None, clip_threshold: float | None = None,
+          seed: int | None = None, alpha: float | None = None,
+          progress: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train a fully connected net with mini-batch gradient descent; measure every layer's speed each epoch.
+
+    The data, the initial parameters and the shuffling draw from three streams spawned from `seed`, so two
+    runs that differ only in activation or initialisation see the same split. `progress(done, total)` is
+    called after every epoch.
+    """
+    sizes_hidden = parse_hidden(hidden)
+    activation = activations.get(DEFAULTS["act"] if act is None else act, alpha)
+    init = _choice(init, INITS, DEFAULTS["init"], "--init", "initialisation")
+    cost = _choice(cost, COSTS, DEFAULTS["cost"], "--cost", "cost")
+    clip_mode = _choice(clip_mode, CLIP_MODES, "none", "--clip-mode", "clip mode")
+    lr, epochs, batch = (DEFAULTS["lr"] if lr is None else float(lr), DEFAULTS["epochs"] if epochs is None else
+                         int(epochs), DEFAULTS["batch"] if batch is None else int(batch))
+    seed = DEFAULTS["seed"] if seed is None else int(seed)
+    _check_numbers(lr, epochs, batch, seed, clip_mode, clip_threshold)
+    data_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    dataset = datasets.load(data, data_rng)
+    sizes = (dataset.n_features, *sizes_hidden, dataset.n_classes)
+    _check_size(sizes)
+    ws, bs = init_params(sizes, init, activation, init_rng)
+    batch = min(batch, dataset.n_train)
+    diverged_at = None
+    with np.errstate(all="ignore"):  # a diverging run is a result (non-finite loss), not a warning
+        history = [measure(ws, bs, activation, cost, dataset, 0)]
+        for epoch in range(1, epochs + 1):
+            steps, clipped = train_epoch(ws, bs, activation, cost, dataset, lr, batch, clip_mode, clip_threshold,
+                                         shuffle_rng)
+            history.append(measure(ws, bs, activation, cost, dataset, epoch, clipped, steps))
+            if progress is not None:
+                progress(epoch, epochs)
+            if not _finite(ws, bs):
+                diverged_at = epoch
+                break
+    return TrainResult(activation.name, activation.alpha, sizes_hidden, init, cost, dataset.name,
+                       dataset.description, dataset.n_train, dataset.n_test, dataset.n_features,
+                       dataset.n_classes, lr, epochs, batch, clip_mode, clip_threshold, seed, tuple(history),
+                       tuple(ws), tuple(bs), diverged_at)
