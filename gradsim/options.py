@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, List, Optional
+from typing import Annotated, Callable, Iterator, List, Optional
 
 import typer
 
@@ -69,3 +71,37 @@ AlphaOpt = Annotated[Optional[float], typer.Option(
     help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0).")]
 ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
+
+
+#: Seconds a run may take before it gets a progress bar (on a terminal only).
+PROGRESS_AFTER = 1.0
+
+
+@contextmanager
+def progress(label: str, after: float = PROGRESS_AFTER) -> Iterator[Callable[[int, int], None] | None]:
+    """progress(done, total) for a core loop: a rich bar on stderr once the run has taken `after` seconds.
+
+    None when stderr is not a terminal, so the core skips reporting and nothing reaches stderr.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    began, bar = time.monotonic(), None
+
+    def tick(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and time.monotonic() - began >= after:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            bar = Progress(console=Console(file=sys.stderr), transient=True)
+            bar.start()
+            bar.add_task(label, total=total)
+        if bar is not None:
+            bar.update(bar.task_ids[0], completed=done, total=total)
+
+    try:
+        yield tick
+    finally:
+        if bar is not None:
+            bar.stop()

@@ -11,6 +11,7 @@ import pytest
 
 from gradsim import datasets
 from gradsim.commands import train as train_command
+from gradsim.options import progress as progress_bar
 
 QUICK = ("train", "--data", "synthetic", "--epochs", "2")
 
@@ -120,12 +121,12 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
-    with train_command._progress_bar() as progress:
+    with progress_bar("training", after=0) as progress:
         progress(1, 2)
         progress(2, 2)
     assert "training" in screen.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    with train_command._progress_bar() as progress:
+    with progress_bar("training", after=0) as progress:
         assert progress is None
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-import sys
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, List, Optional
+from typing import Annotated, Callable, List, Optional
 
 import numpy as np
 import typer
 
 from .. import chain, clipping, render
 from ..clipping import ClipResult, ModeResult, Training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
 
 #: A chain deeper than this shows its first HEAD_LAYERS and last TAIL_LAYERS layers in the table.
 HEAD_LAYERS, TAIL_LAYERS = 6, 2
@@ -20,8 +18,6 @@ HEAD_LAYERS, TAIL_LAYERS = 6, 2
 SHOWN_STEPS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000)
 #: A final gradient norm below 10^VANISHED_LOG10 means the run is stuck in saturation.
 VANISHED_LOG10 = -8
-#: Seconds per gradient step of the training loop, measured: ~0.2 ms + 2.3 us per layer.
-STEP_SECONDS, LAYER_SECONDS = 2e-4, 2.3e-6
 
 WHAT = {
     "value": "clamp(g_i, -t, t)",
@@ -290,28 +286,6 @@ def report(r: ClipResult) -> render.Report:
 
 
 # ---------------------------------------------------------------- the command
-@contextmanager
-def _progress(seconds: float) -> Iterator[Callable[[int, int], None] | None]:
-    """progress(done, total) for the training loop: a bar on stderr, on a terminal, for runs of over ~2 s."""
-    if seconds < 2 or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("training", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
-def _training_seconds(steps: int | None, depth: int | None, mode: str) -> float:
-    """A rough forecast of the training time, to decide on a progress bar."""
-    if steps is None:
-        return 0.0
-    runs = 1 + (len(clipping.MODES) if mode.strip().lower() == "all" else 1)
-    return steps * runs * (STEP_SECONDS + LAYER_SECONDS * (depth or 4))
-
-
 def clip(
     threshold: Annotated[float, typer.Option("--threshold", "-t", help="The threshold t (> 0): the largest |component| (value), the largest norm (norm, global-norm).")] = 0.5,
     grad: Annotated[Optional[List[str]], typer.Option("--grad", metavar="G1,G2,...", help="A gradient tensor to clip instead of the chain's, e.g. 3,4 (inf and nan allowed); rows with ';' (1,2;3,4: rows are AGC's units). Repeat for several tensors.")] = None,
@@ -365,11 +339,11 @@ def clip(
 
     Example: gradsim clip --steps 200 --plot clip.png
     """
-    with usage_errors(), _progress(_training_seconds(steps, depth, mode)) as progress:
+    with usage_errors(), progress("training") as tick:
         result = clipping.clip(threshold=threshold, grads=grad, weights=weights, mode=mode, eps=eps, lam=lam,
                                depth=depth, act=act, alpha=alpha, preset=preset, seed=seed, param=param, lr=lr,
                                steps=steps, train_target=train_target, train_lr=train_lr,
-                               error_if_nonfinite=error_if_nonfinite, progress=progress)
+                               error_if_nonfinite=error_if_nonfinite, progress=tick)
     if result.nonfinite_note:
         typer.echo(f"Warning: {result.nonfinite_note}", err=True)
     render.emit(report(result), fmt)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import math
-import sys
-import time
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
 
 from .. import render, theory
-from ..ensemble import (DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH,
-                        EnsembleResult)
-from ..ensemble import ensemble as run_ensemble  # the package's `gradsim.ensemble` is this function
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, usage_errors
+from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
+from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, progress, usage_errors
 
 #: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
 TABLE_ROWS = 30
-#: Seconds a run goes on before its progress bar appears (on a terminal only).
-PROGRESS_AFTER = 2.0
 
 
 def _weights(r: EnsembleResult) -> str:
@@ -128,34 +122,6 @@ def report(r: EnsembleResult) -> render.Report:
                          notes=_notes(r), csv_headers=keys, csv_rows=([row[k] for k in keys] for row in layers))
 
 
-@contextmanager
-def progress_bar() -> Iterator[Optional[Callable[[int, int], None]]]:
-    """progress(done, total) that draws a rich bar on stderr once a run has taken PROGRESS_AFTER seconds;
-    None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    began, bar = time.monotonic(), None
-
-    def tick(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and time.monotonic() - began >= PROGRESS_AFTER:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            bar = Progress(console=Console(stderr=True), transient=True)
-            bar.start()
-            bar.add_task("trials", total=total)
-        if bar is not None:
-            bar.update(bar.task_ids[0], completed=done)
-
-    try:
-        yield tick
-    finally:
-        if bar is not None:
-            bar.stop()
-
-
 def ensemble(
     depth: Annotated[int, typer.Option(min=1, max=MAX_DEPTH, help="Number of layers L.")] = 50,
     width: Annotated[int, typer.Option(min=1, max=MAX_WIDTH, help="Units per layer N (1: Nielsen's chain).")] = 1,
@@ -186,10 +152,10 @@ def ensemble(
 
     Example: gradsim ensemble --width 256 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
     """
-    with usage_errors(), progress_bar() as progress:
+    with usage_errors(), progress("trials") as tick:
         result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,
                               sigma_b=sigma_b, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input=input, target=target,
-                              trials=trials, seed=seed, threads=threads, progress=progress)
+                              trials=trials, seed=seed, threads=threads, progress=tick)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from .. import render, theory
-from ..options import AlphaOpt, FormatOpt, PlotOpt, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, progress, usage_errors
 from ..theory import PhaseResult
 
 
@@ -35,7 +32,7 @@ def _inits(r: PhaseResult) -> tuple[list[dict], render.Table]:
 
 def _notes(r: PhaseResult) -> list[str]:
     vanishing = float((r.chi1 < 1).mean())
-    return [f"q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2, z ~ N(0,1): the fixed point of the length map.",
+    return ["q* = sigma_w^2 E[f(sqrt(q*) z)^2] + sigma_b^2, z ~ N(0,1): the fixed point of the length map.",
             f"grid {r.sigma_w2.size} x {r.sigma_b2.size}: sigma_w^2 in [{render.num(r.sigma_w2[0])}, "
             f"{render.num(r.sigma_w2[-1])}], sigma_b^2 in [0, {render.num(r.sigma_b2[-1])}]; "
             f"chi1 from {render.num(r.chi1.min())} to {render.num(r.chi1.max())}, {vanishing:.0%} vanishing.",
@@ -44,32 +41,6 @@ def _notes(r: PhaseResult) -> list[str]:
             "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf."]
 
 
-#: Seconds after which a run still going gets a progress bar (on a terminal only).
-PROGRESS_AFTER = 1.0
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[int, int], None]]:
-    """progress(done, total) for the core: a bar on stderr once a run has taken PROGRESS_AFTER s, on a terminal."""
-    bar, start = None, time.monotonic()
-
-    def tick(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and time.monotonic() - start > PROGRESS_AFTER and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            bar = Progress(console=Console(stderr=True), transient=True)
-            bar.start()
-            bar.add_task("chi1 grid", total=total)
-        if bar is not None:
-            bar.update(bar.task_ids[0], completed=done)
-
-    try:
-        yield tick
-    finally:
-        if bar is not None:
-            bar.stop()
 
 
 def report(r: PhaseResult) -> render.Report:
@@ -112,8 +83,8 @@ def phase(
 
     Example: gradsim phase --act tanh --sigma-b2 0,0.05,0.3 --plot phase.png
     """
-    with usage_errors(), _progress() as progress:
-        result = theory.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, progress)
+    with usage_errors(), progress("chi1 grid") as tick:
+        result = theory.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, tick)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator
+from typing import Annotated, Iterator
 
 import typer
 
 from .. import descent, render
 from ..descent import StepsResult, Walk
-from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, finite, positive, usage_errors
+from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, finite, positive, progress, usage_errors
 
 #: A trace table longer than HEAD + TAIL + 1 rows shows its head, a "... N steps ..." row and its tail.
 HEAD = TAIL = 10
-#: Runs that may take over ~2 s (walks x max steps at ~1 us a step) get a progress bar on a terminal.
-PROGRESS_WORK = 2_000_000
 
 
 def _name(w: Walk) -> str:
@@ -123,30 +119,6 @@ def report(r: StepsResult) -> render.Report:
                          csv_rows=rows)
 
 
-@contextmanager
-def _progress(max_steps: int) -> Iterator[Callable[[int, int], None]]:
-    """progress(done, total) for the core: a bar over the walks on stderr, on a terminal and for a long run only."""
-    bar = None
-
-    def tick(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and total * max_steps >= PROGRESS_WORK and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            bar = Progress(console=Console(stderr=True), transient=True)
-            bar.start()
-            bar.add_task("walks", total=total)
-        if bar is not None:
-            bar.update(bar.task_ids[0], completed=done)
-
-    try:
-        yield tick
-    finally:
-        if bar is not None:
-            bar.stop()
-
-
 def steps(
     act: ActsOpt = None,
     start: Annotated[float, typer.Option(callback=finite, help="f(x) at the start; x0 = f^-1(start), inside the range of every chosen activation.")] = descent.START,
@@ -172,9 +144,9 @@ def steps(
 
     Example: gradsim steps --act all --trace -f csv
     """
-    with usage_errors(), _progress(max_steps) as progress:
+    with usage_errors(), progress("walks") as tick:
         result = descent.steps(act=act, start=start, target=target, lr=lr, max_steps=max_steps, alpha=alpha,
-                               trace=trace or plot is not None, progress=progress)
+                               trace=trace or plot is not None, progress=tick)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from .. import render, training
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, usage_errors
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
 ROWS = 16
@@ -129,20 +127,6 @@ def report(r: TrainResult) -> render.Report:
                          csv_rows=rows)
 
 
-@contextmanager
-def _progress_bar() -> Iterator[Optional[Callable[[int, int], None]]]:
-    """progress(done, total) drawing a rich bar over the epochs on stderr; None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("training", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
 def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
     act: Annotated[Optional[str], typer.Option(help="Hidden activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid.")] = None,
@@ -171,10 +155,10 @@ def train(
 
     Example: gradsim train --act relu --init he --epochs 30 --plot speeds.png
     """
-    with usage_errors(), _progress_bar() as progress:
+    with usage_errors(), progress("training") as tick:
         result = training.train(hidden=hidden, act=act, init=init, cost=cost, data=data, lr=lr, epochs=epochs,
                                 batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold, seed=seed,
-                                alpha=alpha, progress=progress)
+                                alpha=alpha, progress=tick)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
