@@ -291,8 +291,12 @@ def chi1(act: ActLike, sigma_w2: float, sigma_b2: float) -> float:
 
 
 def depth_scale(chi1: float) -> float:
-    """xi = -1 / ln(chi1): the gradient changes by a factor e every |xi| layers; inf at chi1 = 1, < 0 when exploding."""
-    if chi1 == 1:
+    """xi = -1 / ln(chi1): the gradient changes by a factor e every |xi| layers; < 0 when exploding.
+
+    inf when chi1 is critical (within `regime`'s tolerance of 1: quadrature rounding must not
+    turn He's exact chi1 = 1 into a depth scale of -4.5e15).
+    """
+    if regime(chi1) == "critical":
         return math.inf
     if chi1 == 0:
         return 0.0

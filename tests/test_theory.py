@@ -122,6 +122,9 @@ def test_depth_scale():
     assert theory.depth_scale(math.exp(-1 / 7)) == pytest.approx(7.0)
     assert theory.depth_scale(math.exp(0.25)) == pytest.approx(-4.0)
     assert theory.depth_scale(0.0) == 0.0
+    # one ulp from 1 (quadrature rounding of He's exact 1) is critical, not -4.5e15 layers
+    assert theory.depth_scale(math.nextafter(1.0, 2.0)) == math.inf
+    assert theory.depth_scale(math.nextafter(1.0, 0.0)) == math.inf
 
 
 def test_bad_variances_name_the_option():
