@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
-from .commands import acts, vanish
-from .commands import steps
-from .commands import train
-from .commands import phase, window
-from .commands import clip
-from .commands import ensemble
+
+#: The commands in the order --help lists them; gradsim/commands/NAME.py defines the function NAME.
+COMMANDS = ("vanish", "acts", "steps", "clip", "train", "phase", "window", "ensemble")
+
+
+@functools.cache
+def command(name: str) -> TyperCommand:
+    """The click command for `gradsim NAME`, built from its module on first use."""
+    module = importlib.import_module(f".commands.{name}", __package__)
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command(name)(getattr(module, name))
+    return typer.main.get_command(single)
+
+
+class LazyGroup(TyperGroup):
+    """A group that imports a command's module only when that command runs (or --help lists it)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | None:
+        return command(cmd_name) if cmd_name in COMMANDS else None
+
 
 app = typer.Typer(
     name="gradsim",
+    cls=LazyGroup,
     help="Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
          "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode",
     no_args_is_help=True,
@@ -37,16 +58,6 @@ def _main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping."""
-
-
-app.command("vanish")(vanish.vanish)
-app.command("acts")(acts.acts)
-app.command("steps")(steps.steps)
-app.command("clip")(clip.clip)
-app.command("train")(train.train)
-app.command("phase")(phase.phase)
-app.command("window")(window.window)
-app.command("ensemble")(ensemble.ensemble)
 
 
 def main() -> None:

@@ -14,16 +14,14 @@ import io
 import time
 
 import pytest
-import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradsim.cli import app
+from gradsim.cli import COMMANDS
+from gradsim.cli import command as click_command
 
 from conftest import Run, strict_json
 
-GROUP = typer.main.get_command(app)
-COMMANDS = sorted(GROUP.commands)
 SKIP = {"help", "format", "plot"}  # help prints help; format and plot have their own tests
 
 NUMBERS = ["0", "-1", "-0.0", "nan", "inf", "-inf", "1e308", "-1e308", "1e-308", "1e-300", "1e300", "abc", ""]
@@ -36,7 +34,7 @@ TIME_LIMIT = 10.0  # seconds for one invocation; most take milliseconds
 
 def options(command: str) -> list:
     """The value-taking options of a command (flags and the shared ones left out)."""
-    return [p for p in GROUP.commands[command].params
+    return [p for p in click_command(command).params
             if p.param_type_name == "option" and not p.is_flag and p.name not in SKIP]
 
 
@@ -124,7 +122,7 @@ def test_narrow_terminal_does_not_cut_numbers(run, command):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_plot_path_errors_come_before_any_computation(run, command, tmp_path):
-    if "plot" not in [p.name for p in GROUP.commands[command].params]:
+    if "plot" not in [p.name for p in click_command(command).params]:
         pytest.skip("no --plot")
     run.usage_error(command, "--plot", str(tmp_path / "missing" / "x.png"), option="--plot")
     run.usage_error(command, "--plot", str(tmp_path / "x.jpg"), option="--plot")

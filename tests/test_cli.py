@@ -32,6 +32,30 @@ def test_importing_the_cli_does_not_import_matplotlib():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_a_command_loads_only_its_own_core():
+    code = ("import sys\nfrom gradsim.cli import main\nsys.argv = ['gradsim', 'vanish']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "loaded = {m for m in sys.modules if m.startswith('gradsim.')}\n"
+            "assert not loaded & {'gradsim.ensemble', 'gradsim.training', 'gradsim.theory', 'gradsim.clipping',"
+            " 'gradsim.commands.train', 'matplotlib'}, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_public_functions_win_over_submodules_of_the_same_name():
+    code = ("import gradsim.ensemble, gradsim.chain\nfrom gradsim.ensemble import Net\nimport gradsim\n"
+            "assert callable(gradsim.ensemble) and gradsim.ensemble.__name__ == 'ensemble', gradsim.ensemble\n"
+            "assert gradsim.vanish.__module__ == 'gradsim.chain'\n"
+            "import types\nassert isinstance(gradsim.chain, types.ModuleType)\n"
+            "ns = {}\nexec('from gradsim import *', ns)\nassert {'vanish', 'steps', 'chi1', 'GradsimError'} <= set(ns)\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import gradsim
+    with pytest.raises(AttributeError, match="nope"):
+        gradsim.nope  # noqa: B018
+
+
 def test_vanish_table_shows_the_story(run):
     result = run("vanish")
     assert result.exit_code == 0
