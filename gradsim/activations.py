@@ -92,6 +92,22 @@ def dsigmoid(x) -> Array:
     return _bell(np.exp(-np.abs(_arr(x))))
 
 
+def sigmoid_and_d(x) -> tuple[Array, Array]:
+    """(sigma(x), sigma'(x)) sharing e = e^-|x|: the same numbers as `sigmoid` and `dsigmoid`, in 9 passes, not 14."""
+    x = _arr(x)
+    e, d, f = np.empty_like(x), np.empty_like(x), np.empty_like(x)  # outs, so a 0-d x stays an array throughout
+    np.abs(x, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.add(e, 1.0, out=d)
+    np.minimum(x, 0.0, out=f)
+    np.exp(f, out=f)
+    f /= d
+    d *= d
+    np.divide(e, d, out=e)
+    return f, e
+
+
 def dsigmoid1(x: float) -> float:
     """sigma'(x) for one float, as `dsigmoid`."""
     return _bell(math.exp(-abs(x)))
@@ -428,10 +444,17 @@ class Activation:
     branch_start: float = -math.inf
     f1: Scalar = field(kw_only=True, repr=False)
     df1: Scalar = field(kw_only=True, repr=False)
+    f_df: Callable[[Array], tuple[Array, Array]] | None = field(default=None, kw_only=True, repr=False)
 
     def dact(self, x) -> Array:
         """f'(x)."""
         return self.df(x)
+
+    def value_and_dact(self, x) -> tuple[Array, Array]:
+        """(f(x), f'(x)): the numbers of `f` and `dact`, computed together where a fused form shares the work."""
+        if self.f_df is not None:
+            return self.f_df(x)
+        return self.f(x), self.df(x)
 
     def log_dact(self, x) -> Array:
         """ln|f'(x)|, finite wherever f'(x) != 0 even if f'(x) underflows."""
@@ -458,7 +481,8 @@ ALPHA_DEFAULTS = {"leaky-relu": 0.01, "prelu": 0.25, "elu": 1.0}
 
 def _make_sigmoid(_):
     return Activation("sigmoid", "1 / (1 + e^-x)", sigmoid, dsigmoid, 0.0, 1.0,
-                      inverse=_logit, log_df=log_dsigmoid, f1=sigmoid1, df1=dsigmoid1)
+                      inverse=_logit, log_df=log_dsigmoid, f1=sigmoid1, df1=dsigmoid1,
+                      f_df=sigmoid_and_d)
 
 
 def _make_tanh(_):

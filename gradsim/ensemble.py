@@ -98,11 +98,10 @@ class LogHistogram:
         for row in np.flatnonzero(lo <= hi):
             self._cover(first + row, math.floor(lo[row] * _SCALE), math.floor(hi[row] * _SCALE))
         with np.errstate(invalid="ignore"):  # non-finite values are cast to garbage, then sent to a spare bin
-            k = np.multiply(ln, _SCALE)
+            # floor(ln _SCALE 2^-level) = floor(ln _SCALE) >> level: scaling by 2^-level is exact
+            k = np.multiply(ln, _SCALE * 2.0**-self.level)
             np.floor(k, out=k)
             index = k.astype(np.int64)
-        if self.level:
-            index >>= self.level
         spare = self.bins + 1  # one spare bin per row
         index -= (self.start[first:first + rows] - np.arange(rows) * spare)[:, None]
         if finite is not None:
@@ -264,11 +263,11 @@ def _chain_forward(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], No
     for layer in range(depth):
         bias(layer, h)
         h += np.multiply(w[layer], a, out=product)
-        a = act.f(h)
         if layer == depth - 1:
-            w[layer] = act.log_dact(h) + np.log(np.abs(a - net.target))
+            w[layer] = act.log_dact(h) + np.log(np.abs(act.f(h) - net.target))
             return
-        gain = np.multiply(act.dact(h), w[layer + 1], out=w[layer])
+        a, dact = act.value_and_dact(h)
+        gain = np.multiply(dact, w[layer + 1], out=w[layer])
         np.abs(gain, out=gain)
         np.log(gain, out=gain)
         if not math.isfinite(float(gain.sum())):  # f' = 0, or w f'(h) under- or overflowed: take the log route

@@ -170,6 +170,19 @@ def test_sigmoid_derivative_is_f_times_one_minus_f():
     np.testing.assert_allclose(A.get("sigmoid").dact(x), s * (1 - s), rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", A.NAMES)
+def test_value_and_dact_are_the_numbers_of_f_and_dact(name):
+    x = np.concatenate([np.linspace(-800, 800, 4001), [-1e308, -1e-300, -0.0, 0.0, 1e-300, 1e308, -np.inf, np.inf]])
+    act = A.get(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # some activations overflow to inf at +-1e308: a result, compared below
+        f, df = act.value_and_dact(x)
+        np.testing.assert_array_equal(f, act.f(x))
+        np.testing.assert_array_equal(df, act.dact(x))
+        f0, df0 = act.value_and_dact(0.5)
+    assert float(f0) == float(act.f(0.5)) and float(df0) == float(act.dact(0.5))
+
+
 def test_peaks_against_closed_forms():
     gelu = A.peak_dact(A.get("gelu"))  # GELU'' = phi(x)(2 - x^2) = 0 at sqrt 2
     assert gelu.at == pytest.approx(math.sqrt(2), abs=1e-6)
