@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 import typer
@@ -24,14 +25,27 @@ def command(name: str) -> TyperCommand:
     return typer.main.get_command(single)
 
 
+class _Commands(Mapping):
+    """name -> command, built on first lookup; its keys are all the names (typer suggests from them on a typo)."""
+
+    def __getitem__(self, name: str) -> TyperCommand:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        return command(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
 class LazyGroup(TyperGroup):
     """A group that imports a command's module only when that command runs (or --help lists it)."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | None:
-        return command(cmd_name) if cmd_name in COMMANDS else None
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Commands()
 
 
 app = typer.Typer(

@@ -41,6 +41,12 @@ def test_a_command_loads_only_its_own_core():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+def test_a_typo_in_the_command_suggests_the_command(run):
+    result = run("vanis")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "No such command 'vanis'" in result.stderr and "Did you mean 'vanish'?" in result.stderr
+
+
 def test_public_functions_win_over_submodules_of_the_same_name():
     code = ("import gradsim.ensemble, gradsim.chain\nfrom gradsim.ensemble import Net\nimport gradsim\n"
             "assert callable(gradsim.ensemble) and gradsim.ensemble.__name__ == 'ensemble', gradsim.ensemble\n"
