@@ -18,6 +18,7 @@ from .errors import GradsimError
 #: public name -> (core module, name in it)
 _LAZY = {
     "Activation": ("activations", "Activation"), "activation": ("activations", "get"),
+    "ActsResult": ("activations", "ActsResult"), "acts": ("activations", "acts"),
     "softmax": ("activations", "softmax"), "softmax_jacobian": ("activations", "softmax_jacobian"),
     "ChainResult": ("chain", "ChainResult"), "run_chain": ("chain", "run_chain"), "vanish": ("chain", "vanish"),
     "ClipResult": ("clipping", "ClipResult"), "clip": ("clipping", "clip"),

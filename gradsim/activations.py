@@ -477,6 +477,9 @@ class Activation:
 
 #: Activations with a parameter, and its default (leaky-relu 0.01, prelu 0.25, elu 1.0).
 ALPHA_DEFAULTS = {"leaky-relu": 0.01, "prelu": 0.25, "elu": 1.0}
+#: The largest alpha: a negative-side slope (or elu scale) of 1000 is already far outside practice, and it
+#: keeps alpha^2 and the theory's searches inside float64.
+ALPHA_MAX = 1000.0
 
 
 def _make_sigmoid(_):
@@ -551,7 +554,7 @@ _FACTORIES: dict[str, Callable[[float | None], Activation]] = {
     "elu": _make_elu,
     "selu": _make_selu,
     "gelu": _make_non_monotone("gelu", "x Phi(x)", _GELU, _gelu_logd),
-    "gelu-tanh": _make_non_monotone("gelu-tanh", "0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))",
+    "gelu-tanh": _make_non_monotone("gelu-tanh", "0.5x(1+tanh(0.79788(x+0.044715x^3)))",
                                     _GELU_TANH, _gelu_tanh_logd),
     "softsign": _make_softsign,
     "softplus": _make_softplus,
@@ -572,8 +575,8 @@ def get(name: str, alpha: float | None = None) -> Activation:
         raise GradsimError(f"{key} has no parameter; --alpha applies to {', '.join(ALPHA_DEFAULTS)}", option="--alpha")
     if alpha is None:
         alpha = ALPHA_DEFAULTS.get(key)
-    elif not math.isfinite(alpha) or alpha < 0 or (key == "elu" and alpha == 0):
-        raise GradsimError(f"alpha must be a finite number >= 0 (> 0 for elu), got {alpha}", option="--alpha")
+    elif not 0 <= alpha <= ALPHA_MAX or (key == "elu" and alpha == 0):
+        raise GradsimError(f"alpha must be a number in [0, {ALPHA_MAX:g}] (> 0 for elu), got {alpha}", option="--alpha")
     return _cached(key, alpha)
 
 
@@ -604,7 +607,8 @@ def resolve_many(names: list[str] | None, alpha: float | None = None, default: t
 def softmax(x) -> Array:
     """s_i = e^(x_i - max x) / sum_j e^(x_j - max x)."""
     x = _arr(x)
-    e = np.exp(x - np.max(x))
+    with np.errstate(over="ignore"):  # x_i - max x may pass -1.8e308: -inf, and e^-inf = 0 is right
+        e = np.exp(x - np.max(x))
     return e / e.sum()
 
 
@@ -647,7 +651,7 @@ def peak_dact(act: Activation) -> Peak:
     lo, hi = float(grid[on_top[0]]), float(grid[on_top[-1]])
     flat = hi - lo > 0.1
     if flat and lo <= -20.0 and hi >= 20.0:
-        return Peak(top, "everywhere", None)
+        return Peak(top, "all x", None)
     if flat:
         x0 = round(lo, 3)
         if hi < 20.0:

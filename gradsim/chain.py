@@ -70,8 +70,16 @@ class ChainResult:
 
     @property
     def delta_b(self) -> np.ndarray | None:
-        """Nielsen's one-step change of each bias, -lr dC/db_j."""
-        return None if self.lr is None else -self.lr * self.grad_b
+        """Nielsen's one-step change of each bias, -lr dC/db_j (inf where it is beyond float64)."""
+        if self.lr is None:
+            return None
+        with np.errstate(over="ignore"):
+            return -self.lr * self.grad_b
+
+    @property
+    def log10_delta_b(self) -> np.ndarray | None:
+        """log10 |lr dC/db_j|, finite even where the change itself is beyond float64."""
+        return None if self.lr is None else self.log10_grad_b + math.log10(self.lr)
 
 
 # ---------------------------------------------------------------- parameter specs
@@ -95,7 +103,10 @@ def _draw(kind: str, args: str, depth: int, rng: np.random.Generator, option: st
     lo, hi = _floats(args, option)
     if not lo <= hi:
         raise GradsimError(f"uniform:LO,HI needs LO <= HI, got {lo:g} > {hi:g}", option=option)
-    return rng.uniform(lo, hi, depth)
+    if math.isfinite(hi - lo):
+        return rng.uniform(lo, hi, depth)
+    u = rng.random(depth)  # the draws rng.uniform makes; (1 - u) lo + u hi, as HI - LO is beyond float64
+    return (1.0 - u) * lo + u * hi
 
 
 def layer_values(spec: Spec, depth: int, rng: np.random.Generator, option: str = "--weights",

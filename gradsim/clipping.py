@@ -84,7 +84,18 @@ def clip_by_norm(g: np.ndarray, threshold: float, eps: float = NORM_EPS) -> np.n
     """g * min(1, t / (||g||_2 + eps)); a zero vector stays zero; eps = 0 is TensorFlow's clip_by_norm."""
     _check_threshold(threshold)
     _check_eps(eps)
+    if eps == 0:
+        return _tf_clip_by_norm(np.asarray(g, dtype=float), threshold, l2_norm(g))
     return _times(g, scale_factor(l2_norm(g), threshold, eps))
+
+
+def _tf_clip_by_norm(g: np.ndarray, threshold: float, norm: float) -> np.ndarray:
+    """TensorFlow's clip_by_norm in its own order, (g t) / max(norm, t), so the digits agree with it exactly;
+    where g t overflows (t > 1, |g| near 1.8e308) as g (t / max(norm, t)) instead."""
+    bound = np.maximum(norm, threshold)
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = g * threshold
+        return np.where(np.isinf(product) & np.isfinite(g), g * (threshold / bound), product / bound)
 
 
 def global_norm(gs: Tensors) -> float:
@@ -150,15 +161,18 @@ class LogArray:
 
     sign: np.ndarray
     log10_abs: np.ndarray
+    floats: np.ndarray | None = None  # the float64 values themselves where known: no trip through log10 and back
 
     @classmethod
     def of(cls, g: np.ndarray) -> "LogArray":
         g = np.asarray(g, dtype=float)
         with np.errstate(divide="ignore"):
-            return cls(np.sign(g), np.log10(np.abs(g)))
+            return cls(np.sign(g), np.log10(np.abs(g)), g)
 
     def value(self) -> np.ndarray:
         """The float64 value (+-inf beyond it, 0 below it)."""
+        if self.floats is not None:
+            return self.floats
         with np.errstate(over="ignore", under="ignore"):
             return self.sign * 10.0 ** self.log10_abs
 
@@ -169,6 +183,11 @@ class LogArray:
             return np.zeros_like(self.sign)
         with np.errstate(under="ignore"):
             return self.sign * 10.0 ** (self.log10_abs - top)
+
+    def part(self, index: int) -> "LogArray":
+        """Component `index` alone, as a 1-vector."""
+        piece = slice(index, index + 1)
+        return LogArray(self.sign[piece], self.log10_abs[piece], None if self.floats is None else self.floats[piece])
 
     def times(self, log10_factor) -> "LogArray":
         """self * 10**log10_factor (broadcast)."""
@@ -260,6 +279,9 @@ def clip_blocks(mode: str, blocks: Tensors, threshold: float, eps: float = NORM_
     `per-tensor` each tensor by its own norm, `adaptive` each unit."""
     if mode == "value":
         return [clip_by_value(b, threshold) for b in blocks]
+    if mode == "norm" and eps == 0:
+        norm = global_norm(blocks)
+        return [_tf_clip_by_norm(np.asarray(b, dtype=float), threshold, norm) for b in blocks]
     if mode in ("norm", "global-norm"):
         return clip_by_global_norm(list(blocks), threshold, eps)
     if mode == "per-tensor":
@@ -449,8 +471,10 @@ def chain_gradient(r: chain.ChainResult) -> Gradient:
 
 # ---------------------------------------------------------------- one mode, summarised
 def _flat(xs: Sequence[LogArray]) -> LogArray:
-    """Sign and log10 magnitude of all components in one vector."""
-    return LogArray(np.concatenate([x.sign.ravel() for x in xs]), np.concatenate([x.log10_abs.ravel() for x in xs]))
+    """Sign and log10 magnitude (and the float64 values, where known) of all components in one vector."""
+    floats = None if any(x.floats is None for x in xs) else np.concatenate([x.floats.ravel() for x in xs])
+    return LogArray(np.concatenate([x.sign.ravel() for x in xs]), np.concatenate([x.log10_abs.ravel() for x in xs]),
+                    floats)
 
 
 def _cosine_to_input(grad: Gradient, out: list[LogArray]) -> float:
@@ -492,7 +516,7 @@ def _update(r: chain.ChainResult, grad: Gradient, results: Sequence[ModeResult],
             threshold: float, eps: float, lam: float) -> Update:
     """b_1 <- param - lr * (clipped) dC/db_1; adaptive clips with the parameter itself as the unit's weight."""
     index = grad.labels.index("dC/db1")
-    g = LogArray(np.array([r.sign_grad_b[0]]), np.array([r.log10_grad_b[0]]))
+    g = LogArray(np.array([r.sign_grad_b[0]]), np.array([r.log10_grad_b[0]]), np.array([r.grad_b[0]]))
     rows = [("none", g)]
     for m in results:
         if m.mode == "adaptive":
@@ -500,7 +524,7 @@ def _update(r: chain.ChainResult, grad: Gradient, results: Sequence[ModeResult],
                              (np.array([[param]]),), ("dC/db1",))
             rows.append((m.mode, _flat(clip_gradient("adaptive", alone, threshold, eps, lam))))
         else:
-            rows.append((m.mode, LogArray(m.exact.sign[index:index + 1], m.exact.log10_abs[index:index + 1])))
+            rows.append((m.mode, m.exact.part(index)))
     return Update(param, lr, "dC/db1", tuple(_update_step(mode, x, param, lr) for mode, x in rows))
 
 

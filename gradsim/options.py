@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -44,7 +45,20 @@ def check_plot(value: Optional[Path]) -> Optional[Path]:
         raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
     if value.expanduser().is_dir():
         raise typer.BadParameter(f"{str(value)!r} is a folder; give a file name")
+    _check_writable(folder)
     return value.expanduser()
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a temporary file in `folder`, as the atomic save will (permissions, read-only mounts)."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".gradsim-probe.")
+    except OSError as e:
+        raise typer.BadParameter(f"cannot write in the folder {str(folder)!r}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def finite(value: Optional[float]) -> Optional[float]:
@@ -68,7 +82,7 @@ PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, 
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,
-    help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0).")]
+    help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0); in [0, 1000] (> 0 for elu).")]
 ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
 

@@ -132,8 +132,9 @@ def _console(stream: TextIO, width: int | None = None):
     tty = stream.isatty()
     if width is None and not tty:
         width = int(os.environ.get("COLUMNS", "0") or 0) or 200
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False,
-                   no_color=bool(os.environ.get("NO_COLOR")) or not tty, emoji=False)
+    plain = bool(os.environ.get("NO_COLOR")) or not tty  # no_color alone would keep bold: no styles at all
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False, color_system=None if plain else "auto",
+                   emoji=False)
 
 
 def _rich_table(t: Table):

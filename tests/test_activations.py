@@ -183,6 +183,12 @@ def test_value_and_dact_are_the_numbers_of_f_and_dact(name):
     assert float(f0) == float(act.f(0.5)) and float(df0) == float(act.dact(0.5))
 
 
+def test_softmax_of_values_whose_differences_overflow():
+    """1e308 - (-1e308) is beyond float64: the second weight is e^-inf = 0, with no warning."""
+    np.testing.assert_array_equal(A.softmax([1e308, -1e308]), [1.0, 0.0])
+    np.testing.assert_array_equal(A.softmax_jacobian([1e308, -1e308]), [[0.0, 0.0], [0.0, 0.0]])
+
+
 def test_peaks_against_closed_forms():
     gelu = A.peak_dact(A.get("gelu"))  # GELU'' = phi(x)(2 - x^2) = 0 at sqrt 2
     assert gelu.at == pytest.approx(math.sqrt(2), abs=1e-6)

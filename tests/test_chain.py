@@ -183,3 +183,21 @@ def test_saturated_sigmoid_with_huge_weights_vanishes_with_finite_logs():
 def test_a_zero_gradient_everywhere_from_a_dead_last_unit_is_vanishing():
     r = chain.run_chain(A.get("relu"), np.array([1.0, 1.0]), np.array([0.0, -5.0]), 1.0, 0.5)
     assert np.all(r.grad_b == 0) and r.regime == "vanishing" and "dead" in r.why
+
+
+def test_uniform_wider_than_float64_is_drawn_not_refused():
+    """uniform:-1e308,1e308 has HI - LO = inf; the draws are (1 - u) LO + u HI with numpy's own u."""
+    w = chain.layer_values("uniform:-1e308,1e308", 1000, np.random.default_rng(7))
+    u = np.random.default_rng(7).random(1000)
+    assert np.all(np.isfinite(w)) and np.all(np.abs(w) <= 1e308)
+    np.testing.assert_allclose(w / 1e308, 2 * u - 1, atol=1e-15)
+    # inside float64 the draws are numpy's uniform itself
+    np.testing.assert_array_equal(chain.layer_values("uniform:-1,3", 5, np.random.default_rng(7)),
+                                  np.random.default_rng(7).uniform(-1, 3, 5))
+
+
+def test_a_learning_step_beyond_float64_is_null_with_its_log10():
+    r = chain.vanish(preset="nielsen-explode", depth=221, lr=100.0)
+    assert math.isinf(r.delta_b[0]) and r.log10_delta_b[0] == pytest.approx(r.log10_grad_b[0] + 2, abs=1e-12)
+    # log10 |dC/db_1| = log10(0.25 * 25^220 * 0.5) by the closed form of the exploding preset
+    assert r.log10_grad_b[0] == pytest.approx(math.log10(0.125) + 220 * math.log10(25), abs=1e-9)

@@ -41,6 +41,37 @@ def test_a_command_loads_only_its_own_core():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+def _on_a_terminal(*args: str, env: dict) -> bytes:
+    """stdout of `python -m gradsim ARGS` written to a pseudo-terminal (a real tty, unlike CliRunner)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gradsim", *args], stdout=follower, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "COLUMNS": "120", **env})
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait()
+    os.close(leader)
+    return out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_no_color_on_a_terminal_gives_plain_tables():
+    styled = _on_a_terminal("steps", env={"NO_COLOR": "", "TERM": "xterm-256color"})
+    assert b"\x1b[" in styled  # a terminal gets styles...
+    plain = _on_a_terminal("steps", env={"NO_COLOR": "1", "TERM": "xterm-256color"})
+    assert b"\x1b[" not in plain and b"sigmoid" in plain  # ...and NO_COLOR takes every one away, bold included
+
+
 def test_a_typo_in_the_command_suggests_the_command(run):
     result = run("vanis")
     assert result.exit_code == 2 and result.stdout == ""
@@ -52,7 +83,8 @@ def test_public_functions_win_over_submodules_of_the_same_name():
             "assert callable(gradsim.ensemble) and gradsim.ensemble.__name__ == 'ensemble', gradsim.ensemble\n"
             "assert gradsim.vanish.__module__ == 'gradsim.chain'\n"
             "import types\nassert isinstance(gradsim.chain, types.ModuleType)\n"
-            "ns = {}\nexec('from gradsim import *', ns)\nassert {'vanish', 'steps', 'chi1', 'GradsimError'} <= set(ns)\n")
+            "ns = {}\nexec('from gradsim import *', ns)\nassert {'vanish', 'steps', 'chi1', 'GradsimError'} <= set(ns)\n"
+            "from gradsim.cli import COMMANDS\nassert all(callable(getattr(gradsim, c)) for c in COMMANDS)\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -74,6 +106,13 @@ def test_vanish_table_fits_100_columns(run):
     result = run("vanish", env={"COLUMNS": "100", "NO_COLOR": "1"})
     table_lines = [ln for ln in result.stdout.splitlines() if ln.strip()[:1].isdigit() or ln.startswith("layer")]
     assert table_lines and max(len(ln.rstrip()) for ln in table_lines) <= 100
+
+
+def test_the_activation_catalogue_fits_100_columns(run):
+    result = run("acts", env={"COLUMNS": "100", "NO_COLOR": "1"})
+    lines = result.stdout.splitlines()
+    table = lines[lines.index(next(ln for ln in lines if ln.startswith("activation"))):][:15]
+    assert len(table) == 15 and max(len(ln) for ln in table) <= 100, table
 
 
 def test_vanish_json_has_the_contract_keys(run):

@@ -69,7 +69,8 @@ def test_adaptive_clips_each_row_to_lambda_times_its_weight_norm(data, lam):
         bound = lam * max(norm(w[i]), 1e-3)
         gn = norm(g[i])
         expected = [v * bound / gn for v in g[i]] if gn > bound else list(g[i])
-        np.testing.assert_allclose(out[i], expected, rtol=1e-12, atol=0)
+        # subnormal results keep fewer digits: compared to within a few of their 5e-324 steps
+        np.testing.assert_allclose(out[i], expected, rtol=1e-12, atol=1e-320)
 
 
 def test_adaptive_treats_a_vector_as_one_unit():
@@ -94,6 +95,16 @@ def test_a_zero_vector_stays_zero(eps):
     assert list(C.clip_by_value(z, 0.5)) == [0, 0, 0]
     r = C.clip(grads=["0,0,0"], eps=eps)
     assert all(list(m.clipped) == [0, 0, 0] and m.norm_after == 0 and math.isnan(m.cosine) for m in r.results)
+
+
+@pytest.mark.parametrize("g, t", [((3.0, 4.0), 0.5), ((5.0, 12.0), 1.0), ((8.0, 15.0), 0.7), ((1e308, 1e308), 2.0)])
+def test_eps_zero_is_tensorflows_clip_by_norm_digit_for_digit(g, t):
+    """TensorFlow: t * g / max(||g||, t), in that order (g t overflowing at 1e308 is scaled first)."""
+    norm = math.hypot(*g)
+    want = [x * t / max(norm, t) if math.isfinite(x * t) else x * (t / max(norm, t)) for x in g]
+    assert C.clip_by_norm(np.array(g), t, eps=0.0).tolist() == want
+    grad = C.Gradient((np.array([g]),), (C.LogArray.of(np.array([g])),), None, ("a", "b"))
+    assert C.clip_gradient("norm", grad, t, eps=0.0)[0].value().ravel().tolist() == want
 
 
 def test_huge_finite_components_do_not_overflow_the_norm():

@@ -53,3 +53,11 @@ def test_an_interrupted_cli_run_leaves_no_file(run, tmp_path, monkeypatch, plots
     with pytest.raises(RuntimeError):
         run("vanish", "--plot", str(path))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs a folder no file can be created in")
+def test_a_folder_that_cannot_be_written_is_a_usage_error_before_any_output(run):
+    # /proc exists but takes no new files, even for root (a chmod'ed folder would not stop root)
+    result = run("vanish", "--plot", "/proc/gradsim-test.png")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--plot" in result.stderr and "cannot write" in result.stderr

@@ -68,13 +68,13 @@ def report(r: ChainResult) -> render.Report:
         row += [render.from_log10(r.sign_grad_b[j], r.log10_grad_b[j]),
                 render.from_log10(r.sign_grad_w[j], r.log10_grad_w[j])]
         if r.lr:
-            row.append(render.from_log10(-r.sign_grad_b[j], r.log10_grad_b[j] + math.log10(r.lr)))
+            row.append(render.from_log10(-r.sign_grad_b[j], r.log10_delta_b[j]))
         rows.append(row)
     layers = [dict(layer=j + 1, w=r.w[j], b=r.b[j], z=r.z[j], a=r.a[j + 1], log10_abs_z=r.log10_abs_z[j],
                    log10_abs_a=r.log10_abs_a[j + 1], a_in=r.a[j], dact=r.dact[j],
                    gain=r.gain[j], grad_b=r.grad_b[j], grad_w=r.grad_w[j], log10_grad_b=r.log10_grad_b[j],
                    log10_grad_w=r.log10_grad_w[j], sign_grad_b=r.sign_grad_b[j],
-                   **({"delta_b": -r.lr * r.grad_b[j]} if r.lr else {}))
+                   **({"delta_b": r.delta_b[j], "log10_abs_delta_b": r.log10_delta_b[j]} if r.lr else {}))
               for j in range(r.depth)]
     data = dict(activation=r.activation, alpha=r.alpha, depth=r.depth, input=r.input, target=r.target,
                 cost=r.cost, log10_cost=r.log10_cost, regime=r.regime, log10_ratio=r.log10_ratio, factor_per_layer=r.factor_per_layer,

@@ -43,7 +43,7 @@ def _notes(r: WindowResult) -> list[str]:
         lines.append(f"widest window: {render.num(r.max_width)} at |w| = {render.num(r.at_abs_w)} "
                      f"({'closed form' if r.closed_form else 'numerical search'}{check}).")
     lines.append(f"No window below |w| = {render.num(r.opens_at)} = 1 / max|f'|.")
-    if any(abs(row.abs_w - r.opens_at) <= 1e-9 * r.opens_at for row in r.rows):
+    if any(abs(row.abs_w - r.opens_at) <= 1e-9 * r.opens_at and row.width < float("inf") for row in r.rows):
         lines.append(f"At |w| = {render.num(r.opens_at)} the window is one point where |w f'| touches 1: "
                      "float64 resolves such a tangency only to ~1e-8.")
     lines.append("In a it is [(x_lo - b)/w, (x_hi - b)/w]: b moves the window, never widens it.")
