@@ -512,20 +512,20 @@ def _mode_result(mode: str, grad: Gradient, threshold: float, eps: float, lam: f
 
 
 # ---------------------------------------------------------------- the seed's update
-def _update(r: chain.ChainResult, grad: Gradient, results: Sequence[ModeResult], param: float, lr: float,
+def _update(grad: Gradient, index: int, g: LogArray, results: Sequence[ModeResult], param: float, lr: float,
             threshold: float, eps: float, lam: float) -> Update:
-    """b_1 <- param - lr * (clipped) dC/db_1; adaptive clips with the parameter itself as the unit's weight."""
-    index = grad.labels.index("dC/db1")
-    g = LogArray(np.array([r.sign_grad_b[0]]), np.array([r.log10_grad_b[0]]), np.array([r.grad_b[0]]))
+    """p <- param - lr * (clipped) component `index` (whose unclipped value is g); adaptive clips with the
+    parameter itself as the unit's weight."""
+    label = grad.labels[index]
     rows = [("none", g)]
     for m in results:
         if m.mode == "adaptive":
-            alone = Gradient((g.value()[None],), (LogArray(g.sign[None], g.log10_abs[None]),),
-                             (np.array([[param]]),), ("dC/db1",))
+            alone = Gradient((g.value()[None],), (LogArray(g.sign[None], g.log10_abs[None], g.value()[None]),),
+                             (np.array([[param]]),), (label,))
             rows.append((m.mode, _flat(clip_gradient("adaptive", alone, threshold, eps, lam))))
         else:
             rows.append((m.mode, m.exact.part(index)))
-    return Update(param, lr, "dC/db1", tuple(_update_step(mode, x, param, lr) for mode, x in rows))
+    return Update(param, lr, label, tuple(_update_step(mode, x, param, lr) for mode, x in rows))
 
 
 def _update_step(mode: str, x: LogArray, param: float, lr: float) -> UpdateStep:
@@ -611,11 +611,11 @@ def _nonfinite_note(grad: Gradient, modes: Sequence[str]) -> str:
             "Pass --error-if-nonfinite to refuse it.")
 
 
-def _check_numbers(threshold: float, eps: float, lam: float, param: float, lr: float) -> None:
+def _check_numbers(threshold: float, eps: float, lam: float, param: float | None, lr: float) -> None:
     _check_threshold(threshold)
     _check_eps(eps)
     _check_threshold(lam, "--lam", "lambda")
-    if not math.isfinite(param):
+    if param is not None and not math.isfinite(param):
         raise GradsimError(f"the parameter must be a finite number, got {param}", option="--param")
     if not (math.isfinite(lr) and lr > 0):
         raise GradsimError(f"learning rate must be a finite number > 0, got {lr}", option="--lr")
@@ -650,14 +650,15 @@ def _source(grads, weights, depth, act, preset, alpha, seed) -> tuple[Gradient, 
 def clip(threshold: float = 0.5, grads: Sequence[GradSpec] | None = None,
          weights: Sequence[GradSpec] | None = None, mode: str | None = None, eps: float = NORM_EPS,
          lam: float = LAM, depth: int | None = None, act: str | None = None, alpha: float | None = None,
-         preset: str | None = None, seed: int | None = None, param: float = PARAM, lr: float = LR,
+         preset: str | None = None, seed: int | None = None, param: float | None = None, lr: float = LR,
          steps: int | None = None, train_target: float = TRAIN_TARGET, train_lr: float = TRAIN_LR,
          error_if_nonfinite: bool = False, progress: Callable[[int, int], None] | None = None) -> ClipResult:
     """Clip a gradient by value, norm, global norm and adaptively (see the module docstring for the formulas).
 
     Without `grads`, the gradient (dC/dw_j, dC/db_j) of Nielsen's chain (preset nielsen-explode unless
-    `preset`, `depth`, `act` say otherwise), with the seed's update of b_1 = `param` by `lr`; `steps` also
-    trains the chain for that many steps towards `train_target` with learning rate `train_lr`.
+    `preset`, `depth`, `act` say otherwise), with the seed's update of b_1 = `param` (default PARAM) by `lr`;
+    with `grads`, the update of a parameter `param` by the first component, when `param` is given. `steps`
+    also trains the chain for that many steps towards `train_target` with learning rate `train_lr`.
     """
     _check_numbers(threshold, eps, lam, param, lr)
     modes = _modes(mode)
@@ -675,7 +676,13 @@ def clip(threshold: float = 0.5, grads: Sequence[GradSpec] | None = None,
             raise GradsimError(f"{_nonfinite_where(grad)}: not allowed with --error-if-nonfinite", option="--grad")
         note = _nonfinite_note(grad, modes)
     results = tuple(_mode_result(m, grad, threshold, eps, lam) for m in modes)
-    update = _update(r, grad, results, param, lr, threshold, eps, lam) if r is not None else None
+    update = None
+    if r is not None:  # the seed's update of b_1
+        db1 = LogArray(np.array([r.sign_grad_b[0]]), np.array([r.log10_grad_b[0]]), np.array([r.grad_b[0]]))
+        update = _update(grad, grad.labels.index("dC/db1"), db1, results, PARAM if param is None else param, lr,
+                         threshold, eps, lam)
+    elif param is not None:  # the parameter of the first component of --grad
+        update = _update(grad, 0, grad.flat_log.part(0), results, param, lr, threshold, eps, lam)
     training = None
     if steps is not None:
         training = train(r, modes, train_target, train_lr, int(steps), threshold, eps, lam, progress)

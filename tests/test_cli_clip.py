@@ -65,6 +65,17 @@ def test_the_3_4_example(run):
     assert d["results"][0]["clipped"] == pytest.approx([0.3, 0.4], rel=1e-15)
 
 
+def test_the_seeds_vanishing_step_from_0_2_to_0_199999978(run):
+    """Seed 003: a weight of 0.2, lr 0.5, a vanishing gradient (4.4e-8): the new weight is 0.199999978."""
+    d = run.json("clip", "--grad", "4.4e-8", "--param", "0.2", "--lr", "0.5")
+    assert d["update"]["component"] == "g[1]"
+    for step in d["update"]["steps"]:  # no mode clips so small a gradient
+        assert step["new_param"] == 0.2 - 0.5 * 4.4e-8 and step["grad"] == 4.4e-8
+    table = run("clip", "--grad", "4.4e-8", "--param", "0.2", "--lr", "0.5").stdout
+    assert "0.199999978" in table and "nothing changes" in table
+    assert "update" not in run.json("clip", "--grad", "4.4e-8")  # no --param, no update for a given gradient
+
+
 def test_a_negative_first_component_is_read_as_a_value(run):
     d = run.json("clip", "--grad", "-3,4", "--mode", "value")
     assert d["results"][0]["clipped"] == [-0.5, 0.5]

@@ -111,14 +111,23 @@ def _mode_table(r: ClipResult) -> render.Table:
                         justify=["left", "right", "right", "right", "right", "left"])
 
 
+def _digits(param: float, log10_step: float) -> int:
+    """Significant digits that show a step of 10^log10_step on `param`: 7, or more for a tiny step (0.199999978)."""
+    if param == 0 or not math.isfinite(log10_step):
+        return 7
+    return int(min(17, max(7, math.ceil(math.log10(abs(param)) - log10_step) + 2)))
+
+
 def _update_table(r: ClipResult) -> render.Table:
     u = r.update
     rows = [[s.mode, render.from_log10(s.sign_grad, s.log10_grad), render.from_log10(-s.sign_grad, s.log10_step),
-             render.num(s.new_param, 7) if math.isfinite(s.new_param)
+             render.num(s.new_param, _digits(u.param, s.log10_step)) if math.isfinite(s.new_param)
              else render.from_log10(-s.sign_grad, s.log10_step)]
             for s in u.steps]
-    return render.Table(["mode", "dC/db1 used", "-lr dC/db1", "new b1"], rows,
-                        title=f"The seed's update: b1 = {u.param:g}, lr {u.lr:g}, b1 <- b1 - lr dC/db1",
+    g, p = u.component, "b1" if r.chain is not None else "p"
+    title = "The seed's update" if r.chain is not None else f"One step of the parameter p that {g} belongs to"
+    return render.Table(["mode", f"{g} used", f"-lr {g}", f"new {p}"], rows,
+                        title=f"{title}: {p} = {u.param:g}, lr {u.lr:g}, {p} <- {p} - lr {g}",
                         justify=["left", "right", "right", "right"])
 
 
@@ -139,10 +148,14 @@ def _training_table(r: ClipResult) -> render.Table:
 def _direction_notes(r: ClipResult) -> list[str]:
     lines = []
     value, norm, glob = _get(r, "value"), _get(r, "norm"), _get(r, "global-norm")
-    if value is not None and np.isfinite(value.cosine):
+    if value is not None and value.changed == 0:
+        lines.append(f"value: every component is already in [-{r.threshold:g}, {r.threshold:g}]: nothing changes.")
+    elif value is not None and np.isfinite(value.cosine):
         lines.append(f"value: every component is clamped to [-{r.threshold:g}, {r.threshold:g}], so the "
                      f"direction turns (cosine {render.num(value.cosine, 6)}).")
-    if norm is not None and np.isfinite(norm.cosine):
+    if norm is not None and norm.changed == 0:
+        lines.append(f"norm: ||g|| = {render.num(norm.norm_before)} is within t = {r.threshold:g}: nothing changes.")
+    elif norm is not None and np.isfinite(norm.cosine):
         lines.append(f"norm: the whole vector is scaled to norm {render.num(norm.norm_after)} by one factor, so "
                      f"the direction is kept (cosine {render.num(norm.cosine, 6)}).")
     if glob is not None and r.gradient.n_tensors > 1:
@@ -175,11 +188,12 @@ def _update_notes(r: ClipResult) -> list[str]:
         return []
     c = r.chain
     lines = []
-    if c.preset == "nielsen-explode" and c.depth == 4:
+    if c is not None and c.preset == "nielsen-explode" and c.depth == 4:
         lines.append("The seed draws each sigmoid'(z) at random from (0, 0.25) and sets dC/da_4 = 1; here every "
                      "z_j = 0, so f'(z_j) = 0.25 and dC/da_4 = a_4 - target = 0.5, hence dC/db1 = 0.25 x 25^3 x 0.5.")
     if _has(r, "adaptive"):
-        lines.append(f"adaptive update: the unit's weight is the parameter itself, |b1| = {r.update.param:g}.")
+        lines.append(f"adaptive update: the unit's weight is the parameter itself, |{'b1' if c else 'p'}| = "
+                     f"{r.update.param:g}.")
     return lines
 
 
@@ -298,8 +312,8 @@ def clip(
     alpha: AlphaOpt = None,
     preset: Annotated[Optional[str], typer.Option(help="The chain: nielsen-explode (default: weights 100, z_j = 0, every gain 25) or nielsen-vanish.")] = None,
     seed: SeedOpt = None,
-    param: Annotated[float, typer.Option(callback=finite, help="The seed's parameter b1 before the update.")] = clipping.PARAM,
-    lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of the seed's single update.")] = clipping.LR,
+    param: Annotated[Optional[float], typer.Option(callback=finite, help="The parameter before one update: b1 of the chain (default 1.56, the seed's); with --grad, the parameter of its first component (no update without it).")] = None,
+    lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of that single update (default 0.5, the seed's).")] = clipping.LR,
     steps: Annotated[Optional[int], typer.Option(min=1, max=clipping.MAX_STEPS, help="Also train the chain: N steps of w, b <- w, b - train_lr clip(dC/dw, dC/db), without clipping and with each mode; shows the cost (a_L - target)^2 / 2 per step.")] = None,
     train_target: Annotated[float, typer.Option(callback=finite, help="Target of the training (default 0.4, beside the start a_4 = 0.5).")] = clipping.TRAIN_TARGET,
     train_lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of the training (default 1e-5: the steep depth-4 chain needs tiny steps).")] = clipping.TRAIN_LR,
@@ -334,6 +348,8 @@ def clip(
     Example: gradsim clip
 
     Example: gradsim clip --grad 3,4 -t 0.5
+
+    Example: gradsim clip --grad 4.4e-8 --param 0.2 --lr 0.5   (seed 003: a vanishing step, 0.2 -> 0.199999978)
 
     Example: gradsim clip --grad 3,4 --grad 1,0 --weights 1,1 --weights 2,2 --mode global-norm
 

@@ -39,7 +39,7 @@ def _summary(r: ChainResult) -> list[str]:
     else:
         head = (f"{r.regime}: |dC/db1| is {render.times(r.log10_ratio)} x larger than |dC/db{last}|"
                 f" (x{render.num(r.factor_per_layer, 3)} per layer)")
-    lines = [f"{head}.", f"Why: {r.why}", f"cost C = (a_L - target)^2 / 2 = {render.num(r.cost)}"]
+    lines = [f"{head}.", f"Why: {r.why}", f"cost C = (a_L - target)^2 / 2 = {render.from_log10(1.0, r.log10_cost)}"]
     if r.lr is not None:
         lines.append(f"One gradient step with lr {r.lr:g} moves b1 by {render.from_log10(-r.sign_grad_b[0], r.log10_grad_b[0] + math.log10(r.lr))}"
                      f" and b{last} by {render.from_log10(-r.sign_grad_b[-1], r.log10_grad_b[-1] + math.log10(r.lr))}.")
