@@ -520,8 +520,9 @@ def _update(grad: Gradient, index: int, g: LogArray, results: Sequence[ModeResul
     rows = [("none", g)]
     for m in results:
         if m.mode == "adaptive":
-            alone = Gradient((g.value()[None],), (LogArray(g.sign[None], g.log10_abs[None], g.value()[None]),),
-                             (np.array([[param]]),), (label,))
+            value = g.value()[None]
+            alone = Gradient((value,), (LogArray(g.sign[None], g.log10_abs[None], value),), (np.array([[param]]),),
+                             (label,))
             rows.append((m.mode, _flat(clip_gradient("adaptive", alone, threshold, eps, lam))))
         else:
             rows.append((m.mode, m.exact.part(index)))

@@ -118,13 +118,18 @@ def _digits(param: float, log10_step: float) -> int:
     return int(min(17, max(7, math.ceil(math.log10(abs(param)) - log10_step) + 2)))
 
 
+def _param_name(r: ClipResult) -> str:
+    """b1 for the chain's bias, p for the parameter of a given gradient's first component."""
+    return "b1" if r.chain is not None else "p"
+
+
 def _update_table(r: ClipResult) -> render.Table:
     u = r.update
     rows = [[s.mode, render.from_log10(s.sign_grad, s.log10_grad), render.from_log10(-s.sign_grad, s.log10_step),
              render.num(s.new_param, _digits(u.param, s.log10_step)) if math.isfinite(s.new_param)
              else render.from_log10(-s.sign_grad, s.log10_step)]
             for s in u.steps]
-    g, p = u.component, "b1" if r.chain is not None else "p"
+    g, p = u.component, _param_name(r)
     title = "The seed's update" if r.chain is not None else f"One step of the parameter p that {g} belongs to"
     return render.Table(["mode", f"{g} used", f"-lr {g}", f"new {p}"], rows,
                         title=f"{title}: {p} = {u.param:g}, lr {u.lr:g}, {p} <- {p} - lr {g}",
@@ -192,7 +197,7 @@ def _update_notes(r: ClipResult) -> list[str]:
         lines.append("The seed draws each sigmoid'(z) at random from (0, 0.25) and sets dC/da_4 = 1; here every "
                      "z_j = 0, so f'(z_j) = 0.25 and dC/da_4 = a_4 - target = 0.5, hence dC/db1 = 0.25 x 25^3 x 0.5.")
     if _has(r, "adaptive"):
-        lines.append(f"adaptive update: the unit's weight is the parameter itself, |{'b1' if c else 'p'}| = "
+        lines.append(f"adaptive update: the unit's weight is the parameter itself, |{_param_name(r)}| = "
                      f"{r.update.param:g}.")
     return lines
 

@@ -41,8 +41,9 @@ def _summary(r: ChainResult) -> list[str]:
                 f" (x{render.num(r.factor_per_layer, 3)} per layer)")
     lines = [f"{head}.", f"Why: {r.why}", f"cost C = (a_L - target)^2 / 2 = {render.from_log10(1.0, r.log10_cost)}"]
     if r.lr is not None:
-        lines.append(f"One gradient step with lr {r.lr:g} moves b1 by {render.from_log10(-r.sign_grad_b[0], r.log10_grad_b[0] + math.log10(r.lr))}"
-                     f" and b{last} by {render.from_log10(-r.sign_grad_b[-1], r.log10_grad_b[-1] + math.log10(r.lr))}.")
+        step = r.log10_delta_b
+        lines.append(f"One gradient step with lr {r.lr:g} moves b1 by {render.from_log10(-r.sign_grad_b[0], step[0])}"
+                     f" and b{last} by {render.from_log10(-r.sign_grad_b[-1], step[-1])}.")
     return lines
 
 
@@ -57,6 +58,7 @@ def _rows(r: ChainResult, limit: int | None = 40) -> list[int]:
 def report(r: ChainResult) -> render.Report:
     """The vanish table, JSON and CSV."""
     headers = ["layer", "w", "b", "z", "a", "f'(z)", "gain", "dC/db", "dC/dw"] + (["-lr dC/db"] if r.lr else [])
+    delta_b, log10_delta_b = r.delta_b, r.log10_delta_b  # properties: computed once, not per layer
     rows = []
     for j in _rows(r):
         if j < 0:
@@ -68,13 +70,13 @@ def report(r: ChainResult) -> render.Report:
         row += [render.from_log10(r.sign_grad_b[j], r.log10_grad_b[j]),
                 render.from_log10(r.sign_grad_w[j], r.log10_grad_w[j])]
         if r.lr:
-            row.append(render.from_log10(-r.sign_grad_b[j], r.log10_delta_b[j]))
+            row.append(render.from_log10(-r.sign_grad_b[j], log10_delta_b[j]))
         rows.append(row)
     layers = [dict(layer=j + 1, w=r.w[j], b=r.b[j], z=r.z[j], a=r.a[j + 1], log10_abs_z=r.log10_abs_z[j],
                    log10_abs_a=r.log10_abs_a[j + 1], a_in=r.a[j], dact=r.dact[j],
                    gain=r.gain[j], grad_b=r.grad_b[j], grad_w=r.grad_w[j], log10_grad_b=r.log10_grad_b[j],
                    log10_grad_w=r.log10_grad_w[j], sign_grad_b=r.sign_grad_b[j],
-                   **({"delta_b": r.delta_b[j], "log10_abs_delta_b": r.log10_delta_b[j]} if r.lr else {}))
+                   **({"delta_b": delta_b[j], "log10_abs_delta_b": log10_delta_b[j]} if r.lr else {}))
               for j in range(r.depth)]
     data = dict(activation=r.activation, alpha=r.alpha, depth=r.depth, input=r.input, target=r.target,
                 cost=r.cost, log10_cost=r.log10_cost, regime=r.regime, log10_ratio=r.log10_ratio, factor_per_layer=r.factor_per_layer,
