@@ -24,8 +24,8 @@ _LAZY = {
     "ClipResult": ("clipping", "ClipResult"), "clip": ("clipping", "clip"),
     "StepsResult": ("descent", "StepsResult"), "Walk": ("descent", "Walk"), "steps": ("descent", "steps"),
     "EnsembleResult": ("ensemble", "EnsembleResult"), "ensemble": ("ensemble", "ensemble"),
-    "PhaseResult": ("theory", "PhaseResult"), "WindowResult": ("theory", "WindowResult"),
-    "chi1": ("theory", "chi1"), "phase": ("theory", "phase"), "window": ("theory", "window"),
+    "PhaseResult": ("meanfield", "PhaseResult"), "WindowResult": ("window", "WindowResult"),
+    "chi1": ("meanfield", "chi1"), "phase": ("meanfield", "phase"), "window": ("window", "window"),
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
 }
 

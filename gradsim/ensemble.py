@@ -20,7 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import activations, theory
+from . import activations, meanfield
+from .init import init_sigma_w2
 from .activations import Activation
 from .chain import LN10, REGIME_LOG10
 from .errors import GradsimError
@@ -580,7 +581,7 @@ def ensemble(depth: int = 50, width: int = 1, act: str = "sigmoid", alpha: float
     """Statistics of ||delta_l|| = ||dC/dh_l|| per layer over `trials` random networks, beside chi1.
 
     Weights N(0, sigma_w^2 / N_in) (or sigma_w Q for init orthogonal), biases N(0, sigma_b^2); sigma_w from
-    `init` (theory.init_sigma_w2) unless sigma_w or sigma_w2 is given. Defaults: width 1 is Nielsen's chain
+    `init` (init.init_sigma_w2) unless sigma_w or sigma_w2 is given. Defaults: width 1 is Nielsen's chain
     (init normal: N(0, 1) weights and biases, input 1); wider nets use xavier (sigma_w = 1) with sigma_b = 0
     and a fresh N(0, I) input per trial. The output depends on seed and chunk, never on threads.
     """
@@ -591,7 +592,7 @@ def ensemble(depth: int = 50, width: int = 1, act: str = "sigmoid", alpha: float
     threads = default_threads() if threads is None else _whole(threads, "threads", 1, MAX_THREADS, "--threads")
     seed = _whole(seed, "seed", 0, 2**128, "--seed")
     init = ("normal" if width == 1 else "xavier") if init is None else init.strip().lower()
-    from_init = theory.init_sigma_w2(init, activation)  # also checks the name
+    from_init = init_sigma_w2(init, activation)  # also checks the name
     w_scale = _scale(sigma_w, sigma_w2, "w")
     if w_scale is None:
         w_scale = (math.sqrt(from_init), from_init)
@@ -620,9 +621,9 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
     factor, intercept = fit_factor(mean_sq)
     w2, b2 = net.sigma_w2, net.sigma_b2
     x2 = net.input * net.input if net.width == 1 else 1.0
-    q1 = min(w2 * x2 + b2, theory.Q_MAX)  # the first layer's mean squared h (Q_MAX: infinite for theory)
-    chi, q_star = (float(v) for v in theory.chi1s(net.act, w2, b2, q1))
-    measured_scale = theory.depth_scale(factor) if factor is not None else None
+    q1 = min(w2 * x2 + b2, meanfield.Q_MAX)  # the first layer's mean squared h (Q_MAX: infinite for theory)
+    chi, q_star = (float(v) for v in meanfield.chi1s(net.act, w2, b2, q1))
+    measured_scale = meanfield.depth_scale(factor) if factor is not None else None
     return EnsembleResult(
         activation=net.act.name, alpha=net.act.alpha, init=init, depth=net.depth, width=net.width, trials=trials,
         seed=seed, sigma_w=net.sigma_w, sigma_w2=w2, sigma_b=net.sigma_b, sigma_b2=b2, input=net.input,
@@ -630,6 +631,6 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         log10_grad_p5=p5, log10_grad_p50=p50, log10_grad_p95=p95, log10_mean_sq=mean_sq,
         zero_fraction=hist.zeros / trials, overflow_fraction=hist.overflows / trials, resolution=hist.width / 2,
         measured_factor=factor, fit_intercept=intercept, chi1=chi, q_star=q_star,
-        log10_grad_theory=theory_line(mean_sq, chi), depth_scale=theory.depth_scale(chi),
+        log10_grad_theory=theory_line(mean_sq, chi), depth_scale=meanfield.depth_scale(chi),
         measured_depth_scale=measured_scale, verdict=regime(factor, net.depth, mean_sq),
         theory_verdict=regime(chi, net.depth))

@@ -184,7 +184,7 @@ def window_figure(result):
     numerical = np.array([r.width_numerical for r in result.rows])
     shown = np.isfinite(numerical)
     if result.closed_form:
-        from .theory import sigmoid_window_width
+        from .window import sigmoid_window_width
 
         dense = np.linspace(result.opens_at, ws.max(), 2000)
         ax.plot(dense, sigmoid_window_width(dense), "-", label=r"closed form $\frac{2}{|w|}\ln\left(\frac{|w|(1+\sqrt{1-4/|w|})}{2}-1\right)$")

@@ -14,12 +14,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import activations, clipping, datasets, theory
+from . import activations, clipping, datasets
+from .init import INITS as RULES, init_sigma_w2
 from .activations import Activation
 from .errors import GradsimError
 
-#: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.theory.
-INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in theory.INITS if i != "nielsen")
+#: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.init.
+INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen")
 COSTS = ("cross-entropy", "quadratic")
 CLIP_MODES = ("none",) + tuple(clipping.MODES)
 #: Activations whose units can die: f'(z) = 0 (relu) or alpha (leaky-relu, prelu) for z <= 0.
@@ -100,10 +101,10 @@ def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random
     """W^l and b^l for layer sizes (n_0, ..., n_L).
 
     nielsen: W ~ N(0, 1/n_in), b ~ N(0, 1). Others: W ~ N(0, sigma_w^2 / n_in) (orthogonal: sigma_w Q), b = 0,
-    with sigma_w^2 from gradsim.theory.init_sigma_w2.
+    with sigma_w^2 from gradsim.init.init_sigma_w2.
     """
     ws, bs = [], []
-    sigma_w2 = 1.0 if init == "nielsen" else theory.init_sigma_w2(init, act)
+    sigma_w2 = 1.0 if init == "nielsen" else init_sigma_w2(init, act)
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         if init == "orthogonal":
             ws.append(math.sqrt(sigma_w2) * _orthogonal(n_out, n_in, rng))

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from .. import render, theory
+from .. import render
+from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
 from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, progress, usage_errors
@@ -127,7 +128,7 @@ def ensemble(
     width: Annotated[int, typer.Option(min=1, max=MAX_WIDTH, help="Units per layer N (1: Nielsen's chain).")] = 1,
     act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch.")] = "sigmoid",
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(help=f"Sets sigma_w: {', '.join(theory.INITS)} (xavier, lecun, normal: sigma_w^2 = 1; he: 2, 2/(1+alpha^2) for leaky-relu and prelu; orthogonal: W = gain Q with PyTorch's gain). Default normal for width 1, xavier wider.")] = None,
+    init: Annotated[Optional[str], typer.Option(help=f"Sets sigma_w: {', '.join(INITS)} (xavier, lecun, normal: sigma_w^2 = 1; he: 2, 2/(1+alpha^2) for leaky-relu and prelu; orthogonal: W = gain Q with PyTorch's gain). Default normal for width 1, xavier wider.")] = None,
     sigma_w: Annotated[Optional[float], typer.Option(help="Weight scale: W_ij ~ N(0, sigma_w^2 / N), or the gain of orthogonal; overrides --init.")] = None,
     sigma_b: Annotated[Optional[float], typer.Option(help="Bias scale: b_i ~ N(0, sigma_b^2). Default 1 for width 1 (Nielsen), 0 wider.")] = None,
     sigma_w2: Annotated[Optional[float], typer.Option("--sigma-w2", help="sigma_w^2 instead of --sigma-w.")] = None,

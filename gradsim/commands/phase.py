@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import render, theory
+from .. import meanfield, render
 from ..options import AlphaOpt, FormatOpt, PlotOpt, progress, usage_errors
-from ..theory import PhaseResult
+from ..meanfield import PhaseResult
 
 
 def _critical(r: PhaseResult) -> tuple[list[dict], render.Table]:
@@ -64,7 +64,7 @@ def phase(
     sigma_b2: Annotated[Optional[str], typer.Option("--sigma-b2", metavar="B1,B2,...",
                                                     help="sigma_b^2 values of the critical table "
                                                          "(default 0,0.01,0.05,0.1,0.2,0.5,1).")] = None,
-    grid: Annotated[int, typer.Option(min=2, max=400, help="Grid points per axis of the chi1 map.")] = theory.PHASE_GRID,
+    grid: Annotated[int, typer.Option(min=2, max=400, help="Grid points per axis of the chi1 map.")] = meanfield.PHASE_GRID,
     sigma_w2_max: Annotated[Optional[float], typer.Option(
         "--sigma-w2-max", help="Right end of the sigma_w^2 axis (default 1.5 x the largest critical sigma_w^2, "
                                "at least 4).")] = None,
@@ -84,7 +84,7 @@ def phase(
     Example: gradsim phase --act tanh --sigma-b2 0,0.05,0.3 --plot phase.png
     """
     with usage_errors(), progress("chi1 grid") as tick:
-        result = theory.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, tick)
+        result = meanfield.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, tick)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots

@@ -6,9 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import render, theory
+from .. import render
+
 from ..options import AlphaOpt, FormatOpt, PlotOpt, usage_errors
-from ..theory import WindowResult
+from ..window import WindowResult
+from ..window import window as nielsen_window
 
 CLOSED_FORM = "width = (2/|w|) ln(|w| (1 + sqrt(1 - 4/|w|)) / 2 - 1) for |w| >= 4"
 
@@ -88,7 +90,7 @@ def window(
     Example: gradsim window --act tanh --abs-w 1,2,3,5,10
     """
     with usage_errors():
-        result = theory.window(act, alpha, abs_w)
+        result = nielsen_window(act, alpha, abs_w)
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
