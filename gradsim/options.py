@@ -34,31 +34,69 @@ def check_format(value: str) -> str:
     return v
 
 
-def check_plot(value: Optional[Path]) -> Optional[Path]:
-    """A path whose folder exists and whose suffix is .png, .svg or .pdf (checked before any computing)."""
+def check_plot(value: Optional[str]) -> Optional[Path]:
+    """A file path whose folder exists and can be written, with a suffix .png, .svg or .pdf (checked before any
+    computing). Through a symlink, the folder checked is the one of the file it points to; any OS error is a
+    usage error."""
     if value is None:
         return None
-    if value.suffix.lower() not in PLOT_SUFFIXES:
-        raise typer.BadParameter(f"{str(value)!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
-    folder = value.expanduser().resolve().parent
-    if not folder.is_dir():
-        raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
-    if value.expanduser().is_dir():
-        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file name")
-    _check_writable(folder)
-    return value.expanduser()
+    path = Path(value).expanduser()
+    try:
+        if value.endswith(("/", os.sep)) or path.is_dir():
+            raise typer.BadParameter(f"{value!r} is a directory; give a file name such as "
+                                     f"{os.path.join(value, 'figure.png')!r}")
+        if path.suffix.lower() not in PLOT_SUFFIXES:
+            raise typer.BadParameter(f"{value!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
+        target = Path(os.path.realpath(path))
+        folder = target.parent
+        if not folder.is_dir():
+            raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
+        _check_name_length(folder, target)
+        _check_writable(folder, target)
+    except OSError as e:
+        raise typer.BadParameter(f"cannot write {value!r}: {e.strerror or e}") from None
+    return path
 
 
-def _check_writable(folder: Path) -> None:
-    """Create and remove a temporary file in `folder`, as the atomic save will (permissions, read-only mounts)."""
+def _check_name_length(folder: Path, target: Path) -> None:
+    """The file name and the whole path within the file system's limits (ENAMETOOLONG before any computing)."""
+    import errno
+
+    for limit, length in (("PC_NAME_MAX", len(os.fsencode(target.name))), ("PC_PATH_MAX", len(os.fsencode(str(target))))):
+        try:
+            most = os.pathconf(folder, limit)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if most > 0 and length > most - (limit == "PC_PATH_MAX"):
+            raise OSError(errno.ENAMETOOLONG, f"{os.strerror(errno.ENAMETOOLONG)} ({length} bytes, at most {most})")
+
+
+def _check_writable(folder: Path, target: Path) -> None:
+    """Create and remove a temporary file beside `target`, as the atomic save will (permissions, read-only mounts)."""
     import tempfile
 
+    from .atomic import temporary_name
+
+    prefix, suffix = temporary_name(target)
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".gradsim-probe.")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     except OSError as e:
         raise typer.BadParameter(f"cannot write in the folder {str(folder)!r}: {e.strerror or e}") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def save_plot(fig, path: Path) -> None:
+    """Write a figure atomically (plots.save) and say where on stderr.
+
+    It runs after the table is printed: an OS error here (a full disk) follows the table on stderr as a usage
+    error naming --plot (exit 2), and no file, whole or partial, is left behind.
+    """
+    from . import plots
+
+    with usage_errors():
+        plots.save(fig, path)
+    typer.echo(f"wrote {path}", err=True)
 
 
 def finite(value: Optional[float]) -> Optional[float]:
@@ -77,7 +115,7 @@ def positive(value: Optional[float]) -> Optional[float]:
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format, metavar="table|json|csv",
                                         help="Output: rich table, one JSON object, or CSV of the main table.")]
-PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, metavar="PATH",
+PlotOpt = Annotated[Optional[str], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(

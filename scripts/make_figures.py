@@ -35,7 +35,6 @@ def main() -> None:
     for name, args in FIGURES.items():
         subprocess.run([sys.executable, "-m", "gradsim", *args, "--plot", str(DOCS / name)], check=True,
                        stdout=subprocess.DEVNULL)
-        print(f"wrote docs/{name}")
 
 
 if __name__ == "__main__":

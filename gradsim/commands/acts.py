@@ -87,5 +87,6 @@ def acts(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.acts_figure(result), plot)
+        save_plot(plots.acts_figure(result), plot)

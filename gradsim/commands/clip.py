@@ -370,5 +370,6 @@ def clip(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.clip_figure(result), plot)
+        save_plot(plots.clip_figure(result), plot)

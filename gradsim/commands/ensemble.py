@@ -160,5 +160,6 @@ def ensemble(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.ensemble_figure(result), plot)
+        save_plot(plots.ensemble_figure(result), plot)

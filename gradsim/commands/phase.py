@@ -88,5 +88,6 @@ def phase(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.phase_figure(result), plot)
+        save_plot(plots.phase_figure(result), plot)

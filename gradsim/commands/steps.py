@@ -150,5 +150,6 @@ def steps(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.steps_figure(result), plot)
+        save_plot(plots.steps_figure(result), plot)

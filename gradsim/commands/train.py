@@ -162,5 +162,6 @@ def train(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.train_figure(result), plot)
+        save_plot(plots.train_figure(result), plot)

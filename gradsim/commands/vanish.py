@@ -118,5 +118,6 @@ def vanish(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.chain_figure(result), plot)
+        save_plot(plots.chain_figure(result), plot)

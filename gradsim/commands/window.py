@@ -94,5 +94,6 @@ def window(
     render.emit(report(result), fmt)
     if plot:
         from .. import plots
+        from ..options import save_plot
 
-        plots.save(plots.window_figure(result), plot)
+        save_plot(plots.window_figure(result), plot)
