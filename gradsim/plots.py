@@ -72,7 +72,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
-from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, Formatter, FuncFormatter, Locator, MaxNLocator, NullFormatter  # noqa: E402
 
 #: Resolution of PNG figures (small files that still read well on a slide).
 DPI = 120
@@ -118,6 +118,7 @@ def log10_ticks(lo: float, hi: float) -> np.ndarray:
         return t[(t >= lo - tiny) & (t <= hi + tiny)]
 
     decades = inside(MaxNLocator(nbins=8, integer=True, steps=[1, 2, 5, 10]).tick_values(lo, hi))
+    decades = decades[np.abs(decades - np.round(decades)) < 1e-9]  # MaxNLocator falls back to fractions
     if len(decades) >= 3:
         return decades
     k = np.arange(math.floor(lo) - 1, math.ceil(hi) + 1)
@@ -277,18 +278,32 @@ def acts_figure(result):
     return fig
 
 
+#: |f(x_k)| beyond this is not drawn (marked on the edge): matplotlib's tick maths overflows near 1.8e308.
+STEPS_DRAWN = 1e300
+
+
 def steps_figure(result):
     """f(x_k) against step k for each walk (the trace), the target as a dashed line, each count in the legend."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
     longest = max(len(w.x) for w in result.walks)
     colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.walks) > 10 else plt.cm.tab10(np.arange(10))
+    off_chart: list[str] = []
     for w, colour in zip(result.walks, colours):
         k = np.arange(len(w.x))
         count = f"{w.steps} step{'' if w.steps == 1 else 's'}" if w.reached else f"not reached ({w.stop})"
-        with np.errstate(over="ignore", invalid="ignore"):
-            shown = np.where(np.isfinite(w.value), w.value, np.nan)
-        ax.plot(k, shown, "o-" if len(k) <= 200 else "-", ms=3, color=colour, label=f"{w.activation}: {count}")
+        value = np.asarray(w.value, dtype=float)
+        off = ~(np.abs(value) <= STEPS_DRAWN)  # matplotlib's tickers overflow near float64's end
+        ax.plot(k, np.where(off, np.nan, value), "o-" if len(k) <= 200 else "-", ms=3, color=colour,
+                label=f"{w.activation}: {count}")
+        if off.any():
+            edge = blended_transform_factory(ax.transData, ax.transAxes)
+            below = value[off] < 0
+            ax.plot(k[off], np.where(below, 0.0, 1.0), "v", ms=8, color=colour, transform=edge, clip_on=False)
+            off_chart.append(f"{w.activation}: |f(x_k)| > {STEPS_DRAWN:.0e} from step {int(k[off][0])}")
     ax.axhline(result.target, color="gray", ls="--", lw=1, label=f"target {result.target:g}")
+    if off_chart:
+        ax.text(0.5, 0.5, "off the chart (triangle on the edge):\n" + "\n".join(off_chart), transform=ax.transAxes,
+                ha="center", va="center", fontsize=9, bbox=dict(facecolor="white", edgecolor="0.5"))
     if longest > 1000:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("step k (symlog axis: linear up to 10, logarithmic beyond)")
@@ -351,7 +366,7 @@ def phase_figure(result):
     line, the inits; the colour scale is centred on chi1 = 1 and spans the data; no value is grey."""
     from matplotlib.patches import Patch
 
-    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    fig, ax = plt.subplots(figsize=(8.5, 6))
     with np.errstate(divide="ignore"):
         log_chi = np.log10(result.chi1)
     norm = phase_norm(log_chi)
@@ -364,7 +379,8 @@ def phase_figure(result):
                          cmap=cmap, norm=norm)
     bar = fig.colorbar(mesh, ax=ax)
     bar.set_label(r"$\chi_1$ (log scale; white = critical, $\chi_1 = 1$)")
-    bar.ax.yaxis.set_major_locator(_LogTicks(True))
+    # ticks on each side of 1: the two halves of the bar have their own scales
+    bar.ax.yaxis.set_major_locator(FixedLocator(np.union1d(log10_ticks(norm.vmin, 0.0), log10_ticks(0.0, norm.vmax))))
     bar.ax.yaxis.set_major_formatter(_LogLabels(True))
     bar.ax.yaxis.set_minor_formatter(NullFormatter())
     line = np.isfinite(result.line_w2) & (result.line_w2 <= result.sigma_w2[-1])
@@ -389,7 +405,7 @@ def phase_figure(result):
     ax.set_xlabel(r"$\sigma_w^2$ (weight variance x fan-in)")
     ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
     ax.set_title(f"{result.activation}: mean-field $\\chi_1$, vanishing (blue) vs exploding (red)")
-    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.3, 1.0), borderaxespad=0.0)
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), borderaxespad=0.0, ncol=3)
     fig.tight_layout()
     return fig
 
@@ -477,32 +493,45 @@ def _clip_plane(ax, result) -> None:
 
 
 def _clip_components(ax, result) -> None:
-    """|component| on a log axis, before and after each mode, the threshold as a line."""
+    """|component| on a log axis, before and after each mode, the threshold as a line; a component that is 0
+    (no place on a log axis) on a row of its own under the axis break, labelled 0."""
     index = np.arange(1, len(result.input) + 1)
     many = len(index) > 40
-    bottom = blended_transform_factory(ax.transData, ax.transAxes)
-    zeros_drawn = False
     with np.errstate(divide="ignore"):
         series = [("gradient", np.asarray(result.gradient.flat_log.log10_abs, dtype=float), "black", "o", None)]
         series += [(m.mode, np.asarray(m.log10_clipped, dtype=float), *CLIP_STYLES[m.mode], "none")
                    for m in result.results]
+    threshold = math.log10(result.threshold)
+    for label, logs, colour, marker, fill in series:
+        ax.plot(index, np.where(np.isfinite(logs), logs, np.nan), "-" if many else marker, color=colour, ms=6,
+                mfc=fill, label=label)
+    ax.axhline(threshold, color="gray", ls="--", lw=1, label=f"t = {result.threshold:g}")
+    finite = np.concatenate([logs[np.isfinite(logs)] for _, logs, *_ in series] + [[threshold]])
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = max(0.08 * (hi - lo), 0.05)
+    lo, hi = lo - pad, hi + pad
+    ticks = list(log10_ticks(lo, hi))
+    all_decades = all(abs(t - round(t)) < 1e-9 for t in ticks)
+    zero_row = None
+    if any(np.isneginf(logs).any() for _, logs, *_ in series):
+        zero_row, cut = lo - 2.5 * pad, lo - 1.2 * pad
         for label, logs, colour, marker, fill in series:
-            shown = np.where(np.isfinite(logs), logs, np.nan)  # zeros have no log: drawn on the bottom edge
-            ax.plot(index, shown, "-" if many else marker, color=colour, ms=6, mfc=fill, label=label)
             zero = np.isneginf(logs)
             if zero.any():
-                zeros_drawn = True
-                ax.plot(index[zero], np.zeros(zero.sum()), marker, color=colour, ms=6, mfc=fill, transform=bottom,
-                        clip_on=False, zorder=5)
-    if zeros_drawn:
-        ax.text(0.01, 0.03, "markers on the bottom edge: component = 0 (no place on a log axis)",
-                transform=ax.transAxes, fontsize=8, va="bottom", color="dimgray")
-    ax.axhline(np.log10(result.threshold), color="gray", ls="--", lw=1, label=f"t = {result.threshold:g}")
+                ax.plot(index[zero], np.full(zero.sum(), zero_row), marker, color=colour, ms=6, mfc=fill, zorder=5)
+        ax.axhline(cut, color="black", lw=1.2, ls=(0, (4, 2)))
+        ax.text(0.99, cut, "axis break: the row below is 0 ", transform=blended_transform_factory(ax.transAxes,
+                ax.transData), ha="right", va="bottom", fontsize=8, color="dimgray")
+        ticks.append(zero_row)
+        lo = zero_row - pad
+    ax.set_ylim(lo, hi)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: "0" if zero_row is not None and abs(v - zero_row) < 1e-12 else power_label(v, all_decades)))
     if not many:
         ax.set_xticks(index, result.gradient.labels, rotation=45 if len(index) > 8 else 0, fontsize=8)
     else:
         ax.set_xlabel("component")
-    log_axis(ax)
     ax.set_ylabel("|component| (log scale)")
     ax.set_title("each component before and after clipping" + (" (beyond float64)" if result.rescued else ""))
     legend_outside(ax, fontsize=8)
