@@ -49,8 +49,9 @@ def check_plot(value: Optional[str]) -> Optional[Path]:
             raise typer.BadParameter(f"{value!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
         target = Path(os.path.realpath(path))
         folder = target.parent
-        if not folder.is_dir():
-            raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
+        for given in (path.parent, folder):  # as the system sees the path given (x/../ needs x), and resolved
+            if not given.is_dir():
+                raise typer.BadParameter(f"the folder {str(given)!r} does not exist")
         _check_name_length(folder, target)
         _check_writable(folder, target)
     except OSError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import stat
@@ -61,6 +62,8 @@ def quiet_config_dir() -> None:
             wanted = []
     if not wanted or not all(_usable_folder(f) for f in wanted):
         os.environ["MPLCONFIGDIR"] = _private_temp_folder()
+        # a first run there builds the font cache; matplotlib announces it on stderr after 5 s
+        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 if "matplotlib" not in sys.modules:

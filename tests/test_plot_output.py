@@ -200,3 +200,15 @@ def test_a_home_without_a_writable_config_falls_back_quietly(tmp_path):
     done = _quiet_run(tmp_path, HOME="/proc")  # even root cannot mkdir /proc/.config
     assert done.returncode == 0
     assert done.stderr == f"wrote {tmp_path / 'v.png'}\n"
+
+
+@pytest.mark.parametrize("command", sorted(PLOTTING))
+def test_every_bad_output_path_is_a_usage_error_in_every_command(run, tmp_path, command):
+    bad = [tmp_path / ("a" * 300 + ".png"), tmp_path / ("b" * 300) / "x.png", tmp_path / "x" / ".." / "y.svg",
+           Path(str(tmp_path) + "/" + "c/" * 2100 + "x.pdf"), tmp_path / "a-file" / "x.png"]
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    if os.path.isdir("/proc"):
+        bad.append(Path("/proc/gradsim-test.png"))
+    for path in bad:
+        run.usage_error(command, *PLOTTING[command], "--plot", str(path), option="--plot")
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
