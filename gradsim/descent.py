@@ -1,4 +1,4 @@
-"""Steps to a target: gradient descent on an activation's own value (seed 002: sigmoid 67 steps, relu 2).
+"""Steps to a target: gradient descent on an activation's own value (Microsoft AI-edu, "Activation functions": sigmoid 67 steps, relu 2).
 
 x_0 = f^-1(start) on the increasing branch of f;  x_{k+1} = x_k - lr f'(x_k)  (+ lr f'(x_k) when start < target);
 the count is the first k with f(x_k) at or past the target, within REL_TOL * max(|start|, |target|)
@@ -18,7 +18,7 @@ from . import activations
 from .activations import Activation
 from .errors import GradsimError
 
-#: The seed's experiment: from f = 0.9 to f = 0.5 with learning rate 0.2, sigmoid beside relu.
+#: The AI-edu experiment ("Activation functions"): from f = 0.9 to f = 0.5 with learning rate 0.2, sigmoid beside relu.
 START, TARGET, LR = 0.9, 0.5, 0.2
 DEFAULT_ACTS = ("sigmoid", "relu")
 #: Default cap on the steps of one walk; hitting it is a result (reached: false), not an error.

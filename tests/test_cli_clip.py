@@ -66,7 +66,7 @@ def test_the_3_4_example(run):
 
 
 def test_the_seeds_vanishing_step_from_0_2_to_0_199999978(run):
-    """Seed 003: a weight of 0.2, lr 0.5, a vanishing gradient (4.4e-8): the new weight is 0.199999978."""
+    """Hansen, "Activation Functions Explained": a weight of 0.2, lr 0.5, a vanishing gradient (4.4e-8): the new weight is 0.199999978."""
     d = run.json("clip", "--grad", "4.4e-8", "--param", "0.2", "--lr", "0.5")
     assert d["update"]["component"] == "g[1]"
     for step in d["update"]["steps"]:  # no mode clips so small a gradient

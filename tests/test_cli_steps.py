@@ -1,4 +1,4 @@
-"""`gradsim steps` on the command line: the seed's table, trace, formats, errors and plot."""
+"""`gradsim steps` on the command line: the AI-edu table, trace, formats, errors and plot."""
 
 from __future__ import annotations
 

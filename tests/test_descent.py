@@ -1,4 +1,4 @@
-"""The descent experiment (seed 002) against an independent oracle: a plain-`math` loop written here."""
+"""The descent experiment (Microsoft AI-edu, "Activation functions") against an independent oracle: a plain-`math` loop written here."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def oracle_steps(name, start, target, lr, cap=descent.MAX_STEPS):
         x = x - lr * df(x) if down else x + lr * df(x)
 
 
-# ---------------------------------------------------------------- the seed's numbers
+# ---------------------------------------------------------------- the AI-edu numbers
 def test_seed_sigmoid_67_relu_2():
     r = descent.steps()
     assert [(w.activation, w.steps, w.reached) for w in r.walks] == [("sigmoid", 67, True), ("relu", 2, True)]

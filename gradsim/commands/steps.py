@@ -1,14 +1,14 @@
-"""`gradsim steps`: how many gradient steps bring f(x) from a start value to a target (seed 002)."""
+"""`gradsim steps`: how many gradient steps bring f(x) from a start value to a target (Microsoft AI-edu, "Activation functions")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from typing import Annotated, Iterator, List, Optional
 
 import typer
 
 from .. import descent, render
 from ..descent import StepsResult, Walk
-from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, acts_option, finite, positive, progress, usage_errors
 
 #: A trace table longer than HEAD + TAIL + 1 rows shows its head, a "... N steps ..." row and its tail.
 HEAD = TAIL = 10
@@ -120,7 +120,7 @@ def report(r: StepsResult) -> render.Report:
 
 
 def steps(
-    act: ActsOpt = None,
+    act: Annotated[Optional[List[str]], acts_option("sigmoid,relu")] = None,
     start: Annotated[float, typer.Option(callback=finite, help="f(x) at the start; x0 = f^-1(start), inside the range of every chosen activation.")] = descent.START,
     target: Annotated[float, typer.Option(callback=finite, help="The value of f(x) to reach, inside the range of every chosen activation.")] = descent.TARGET,
     lr: Annotated[float, typer.Option(callback=positive, help="Learning rate (> 0).")] = descent.LR,
@@ -130,11 +130,11 @@ def steps(
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:
-    """Count the gradient steps that bring f(x) from --start to --target (seed 002: sigmoid 67, relu 2).
+    """Count the gradient steps that bring f(x) from --start to --target (Microsoft AI-edu, "Activation functions": sigmoid 67, relu 2).
 
     x0 = f^-1(start); x <- x - lr f'(x) (+ lr f'(x) when start < target) until f(x) is at or past the target.
 
-    "At" means within 1e-12 x max(|start|, |target|); start == target takes 0 steps. Default: sigmoid and relu.
+    "At" means within 1e-12 x max(|start|, |target|); start == target takes 0 steps.
 
     A zero derivative (relu at x <= 0: a dead unit) stops the walk: not reached, with the reason.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import render, training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -129,16 +129,16 @@ def report(r: TrainResult) -> render.Report:
 
 def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
-    act: Annotated[Optional[str], typer.Option(help="Hidden activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid.")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", " of the hidden layers; relu'(0) = 0 as in PyTorch")] = None,
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`).")] = None,
-    cost: Annotated[Optional[str], typer.Option(help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic.")] = None,
+    init: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`).")] = None,
+    cost: Annotated[Optional[str], typer.Option(metavar="NAME", help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
+    data: Annotated[Optional[str], typer.Option(metavar="NAME", help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic.")] = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0, default 0.1).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=f"Passes over the training set (1 to {training.MAX_EPOCHS}, default 10).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Mini-batch size (>= 1, default 10; at most the training set).")] = None,
-    clip_mode: Annotated[Optional[str], typer.Option(help="Clip every step's gradient: value, norm (per tensor), global-norm (all tensors) or adaptive (unit-wise, lambda = the threshold); see `gradsim clip`. Default none.")] = None,
-    clip_threshold: Annotated[Optional[float], typer.Option(callback=finite, help="Threshold (> 0) for --clip-mode.")] = None,
+    clip_mode: Annotated[Optional[str], typer.Option(metavar="MODE", help="Clip every step's gradient: value, norm (per tensor), global-norm (all tensors) or adaptive (unit-wise, lambda = the threshold); see `gradsim clip`. Default none.")] = None,
+    clip_threshold: Annotated[Optional[float], typer.Option(callback=finite, help="Threshold (> 0) for --clip-mode (no default: a --clip-mode needs one).")] = None,
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
@@ -153,7 +153,7 @@ def train(
 
     Example: gradsim train
 
-    Example: gradsim train --act relu --init he --epochs 30 --plot speeds.png
+    Example: gradsim train --act relu --init he --epochs 5 --plot speeds.png
     """
     with usage_errors(), progress("training") as tick:
         result = training.train(hidden=hidden, act=act, init=init, cost=cost, data=data, lr=lr, epochs=epochs,
