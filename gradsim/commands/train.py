@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
@@ -46,12 +47,23 @@ def _title(r: TrainResult) -> str:
             f"data: {r.data_description}: {r.n_train} training, {r.n_test} held out")
 
 
+def _which(layers: list[int]) -> str:
+    """'layer 2', 'layers 1 and 4', 'layers 1, 3 and 4'."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    return f"layers {', '.join(map(str, layers[:-1]))} and {layers[-1]}"
+
+
 def _speed_story(e: Epoch, layers: int, when: str) -> str:
     """'at initialisation hidden layer 4 learns 139x faster than layer 1 (x5.2 per layer)'."""
     if e.log10_ratio is None:
-        if e.speeds[0] == 0 and e.speeds[-1] == 0:
-            return f"{when}: hidden layers 1 and {layers} do not learn at all (speed 0)."
-        return f"{when}: the speed of hidden layer 1 or {layers} is 0 or not finite."
+        zero = [j + 1 for j, v in enumerate(e.speeds) if v == 0]
+        odd = [j + 1 for j, v in enumerate(e.speeds) if not math.isfinite(v)]
+        if len(zero) == layers:
+            return f"{when}: no hidden layer learns at all (all {layers} speeds are 0)."
+        parts = ([f"hidden {_which(zero)} {'does' if len(zero) == 1 else 'do'} not learn at all (speed 0)"]
+                 if zero else []) + ([f"the speed of hidden {_which(odd)} is not finite"] if odd else [])
+        return f"{when}: {'; '.join(parts)}."
     way = "faster" if e.log10_ratio >= 0 else "slower"
     per_layer = f" (x{render.num(10 ** (e.log10_ratio / (layers - 1)), 3)} per layer)" if layers > 1 else ""
     return (f"{when}: hidden layer {layers} learns {render.times(abs(e.log10_ratio))}x {way} than layer 1"
