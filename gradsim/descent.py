@@ -66,7 +66,7 @@ class StepsResult:
     lr: float
     max_steps: int
     tolerance: float
-    walks: list[Walk]
+    results: list[Walk]  # one walk per activation, in the order asked (JSON `results`)
 
     @property
     def direction(self) -> str:
@@ -76,13 +76,13 @@ class StepsResult:
     @property
     def fastest(self) -> Walk | None:
         """The walk that reached the target in the fewest steps (the first listed on a tie)."""
-        done = [w for w in self.walks if w.reached]
+        done = [w for w in self.results if w.reached]
         return min(done, key=lambda w: w.steps) if done else None
 
     @property
     def slowest(self) -> Walk | None:
         """The walk that reached the target in the most steps (the first listed on a tie)."""
-        done = [w for w in self.walks if w.reached]
+        done = [w for w in self.results if w.reached]
         return max(done, key=lambda w: w.steps) if done else None
 
     @property
@@ -199,4 +199,4 @@ def steps(act: str | Sequence[str] | None = None, start: float = START, target: 
     if progress is not None:
         progress(len(walks), len(chosen))
     return StepsResult(start=start, target=target, lr=lr, max_steps=int(max_steps),
-                       tolerance=REL_TOL * max(abs(start), abs(target)), walks=walks)
+                       tolerance=REL_TOL * max(abs(start), abs(target)), results=walks)

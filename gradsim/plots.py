@@ -91,13 +91,13 @@ def acts_figure(result):
 def steps_figure(result):
     """f(x_k) against step k for each walk (the trace), the target as a dashed line, each count in the legend."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    longest = max(len(w.x) for w in result.walks)
-    colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.walks) > 10 else plt.cm.tab10(np.arange(10))
-    for w, colour in zip(result.walks, colours):
+    longest = max(len(w.x) for w in result.results)
+    colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.results) > 10 else plt.cm.tab10(np.arange(10))
+    for w, colour in zip(result.results, colours):
         k = np.arange(len(w.x))
         count = f"{w.steps} step{'' if w.steps == 1 else 's'}" if w.reached else f"not reached ({w.stop})"
         ax.plot(k, w.value, "o-" if len(k) <= 200 else "-", ms=3, color=colour, label=f"{w.activation}: {count}")
-        if len(result.walks) <= 3:
+        if len(result.results) <= 3:
             ax.annotate(count, (k[-1], w.value[-1]), xytext=(4, 4), textcoords="offset points", fontsize=9,
                         color=colour)
     ax.axhline(result.target, color="gray", ls="--", lw=1, label=f"target {result.target:g}")
@@ -109,7 +109,7 @@ def steps_figure(result):
     sign = "+" if result.direction == "up" else "-"
     ax.set_title(f"f(x) from {result.start:g} to {result.target:g}: x <- x {sign} {result.lr:g} f'(x)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8 if len(result.walks) > 6 else None)
+    ax.legend(fontsize=8 if len(result.results) > 6 else None)
     fig.tight_layout()
     return fig
 

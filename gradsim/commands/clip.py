@@ -25,6 +25,9 @@ WHAT = {
     "global-norm": "one factor for all tensors",
     "adaptive": "per unit, |G_i| <= lam |W_i|",
 }
+#: Beside global-norm: each tensor clipped by its own norm (in the chain a layer's (w_j, b_j) is one tensor);
+#: JSON and Python call it per_tensor.
+PER_TENSOR = "per-tensor"
 #: What the naive float64 code of each mode is (the comparison beyond float64).
 NAIVE = {"norm": "torch clip_grad_norm_", "global-norm": "tf.clip_by_global_norm", "adaptive": "timm adaptive_clip_grad"}
 
@@ -46,10 +49,6 @@ def _has(r: ClipResult, mode: str) -> bool:
 
 def _get(r: ClipResult, mode: str) -> ModeResult | None:
     return next((m for m in r.results if m.mode == mode), None)
-
-
-def _per_tensor_name(r: ClipResult) -> str:
-    return "per-layer norm" if r.chain is not None else "per-tensor norm"
 
 
 def _shown(r: ClipResult) -> list[int]:
@@ -76,7 +75,7 @@ def _component_table(r: ClipResult) -> render.Table:
         headers.append(m.mode)
         columns.append(_exact_text(m.exact))
         if m.per_tensor_exact is not None and r.gradient.n_tensors > 1:
-            headers.append(_per_tensor_name(r))
+            headers.append(PER_TENSOR)
             columns.append(_exact_text(m.per_tensor_exact))
     naive = _get(r, "norm") or _get(r, "global-norm")
     if r.rescued and naive is not None:
@@ -104,7 +103,7 @@ def _mode_table(r: ClipResult) -> render.Table:
         rows.append([m.mode, _norm_text(m), render.num(m.norm_after), render.num(m.cosine, 6), f"{m.changed} of {n}",
                      WHAT[m.mode]])
         if m.per_tensor is not None and r.gradient.n_tensors > 1:
-            rows.append([_per_tensor_name(r), _norm_text(m), render.num(clipping.l2_norm(m.per_tensor)),
+            rows.append([PER_TENSOR, _norm_text(m), render.num(clipping.l2_norm(m.per_tensor)),
                          render.num(m.per_tensor_cosine, 6), "", "each tensor alone"])
     return render.Table(["mode", "||g|| before", "||g|| after", "cosine", "changed", "what it does"], rows,
                         title="Norms and direction (cosine to the unclipped gradient)",
@@ -165,7 +164,7 @@ def _direction_notes(r: ClipResult) -> list[str]:
                      f"the direction is kept (cosine {render.num(norm.cosine, 6)}).")
     if glob is not None and r.gradient.n_tensors > 1:
         lines.append(f"global-norm: one factor for all {r.gradient.n_tensors} tensors is norm on their "
-                     f"concatenation; clipping each tensor alone ({_per_tensor_name(r)}) turns the direction "
+                     f"concatenation; clipping each tensor alone ({PER_TENSOR}) turns the direction "
                      f"(cosine {render.num(glob.per_tensor_cosine, 6)}).")
     if r.skipped:
         lines.append("adaptive: skipped; it needs the weights (give one --weights per --grad).")
@@ -283,7 +282,7 @@ def _csv(r: ClipResult) -> tuple[list[str], list[list]]:
         headers.append(m.mode)
         columns.append(m.clipped)
         if m.per_tensor is not None:
-            headers.append("per_tensor_norm")
+            headers.append(PER_TENSOR)
             columns.append(m.per_tensor)
     g = r.gradient.flat_log
     rows = [[label, r.input[i], g.log10_abs[i]] + [col[i] for col in columns]
