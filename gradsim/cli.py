@@ -81,7 +81,7 @@ app = typer.Typer(
     help="Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
          "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )

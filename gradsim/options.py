@@ -89,15 +89,24 @@ ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
 
 
+def _complete_act(incomplete: str) -> list[str]:
+    """Shell completion of an --act value: the activation names that start with what is typed."""
+    return [n for n in ACT_NAMES if n.startswith(incomplete)]
+
+
+def _complete_acts(incomplete: str) -> list[str]:
+    return [n for n in (*ACT_NAMES, "all") if n.startswith(incomplete)]
+
+
 def act_option(default: str, note: str = "") -> typer.models.OptionInfo:
     """--act NAME for one activation: its choices in the help, its default shown once."""
-    return typer.Option("--act", metavar="NAME", show_default=False,
+    return typer.Option("--act", metavar="NAME", show_default=False, autocompletion=_complete_act,
                         help=f"Activation: {', '.join(ACT_NAMES)} (see `gradsim acts`){note}. Default {default}.")
 
 
 def acts_option(default: str) -> typer.models.OptionInfo:
     """--act NAME,... for several activations (repeat the option or give a comma list)."""
-    return typer.Option("--act", metavar="NAME,...", show_default=False,
+    return typer.Option("--act", metavar="NAME,...", show_default=False, autocompletion=_complete_acts,
                         help=f"Activations, a comma list or the option repeated: {', '.join(ACT_NAMES)}, "
                              f"or all for every one. Default {default}.")
 

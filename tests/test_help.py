@@ -194,3 +194,31 @@ def test_a_mistyped_option_suggests_only_the_closest(run, name):
     assert f"Did you mean '{target}'?" in stderr, stderr
     others = [o for o in opts if o != target and o in stderr.split("Did you mean", 1)[1]]
     assert not others and "Possible options" not in stderr, stderr
+
+
+# ---------------------------------------------------------------- shell completion
+def complete(words: str) -> list[str]:
+    """What bash completion offers for the last of `words` (click's protocol, as the installed script asks)."""
+    import os
+    import sys
+
+    env = {**os.environ, "_GRADSIM_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - 1)}
+    code = "from gradsim.cli import app; app(prog_name='gradsim')"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_shell_completion_of_commands_options_and_names():
+    assert complete("gradsim van") == ["vanish"]
+    assert complete("gradsim vanish --dep") == ["--depth"]
+    assert complete("gradsim vanish --act s") == [n for n in activations.NAMES if n.startswith("s")]
+    assert "all" in complete("gradsim steps --act a")
+
+
+def test_the_completion_options_are_offered(run):
+    text = help_text(run)
+    assert "--install-completion" in text and "--show-completion" in text
+    script = run("--show-completion", "bash").stdout
+    assert "_gradsim_completion" in script or "complete" in script
