@@ -98,10 +98,10 @@ def _complete_acts(incomplete: str) -> list[str]:
     return [n for n in (*ACT_NAMES, "all") if n.startswith(incomplete)]
 
 
-def act_option(default: str, note: str = "") -> typer.models.OptionInfo:
+def act_option(default: str, note: str = "", what: str = "") -> typer.models.OptionInfo:
     """--act NAME for one activation: its choices in the help, its default shown once."""
     return typer.Option("--act", metavar="NAME", show_default=False, autocompletion=_complete_act,
-                        help=f"Activation: {', '.join(ACT_NAMES)} (see `gradsim acts`){note}. Default {default}.")
+                        help=f"Activation{what}: {', '.join(ACT_NAMES)} (see `gradsim acts`){note}. Default {default}.")
 
 
 def acts_option(default: str) -> typer.models.OptionInfo:

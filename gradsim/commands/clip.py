@@ -312,7 +312,7 @@ def clip(
     eps: Annotated[float, typer.Option(callback=finite, help="Added to the norm in norm and global-norm: 1e-6 as in PyTorch's clip_grad_norm_; 0 gives TensorFlow's clip_by_norm.")] = clipping.NORM_EPS,
     lam: Annotated[float, typer.Option("--lam", callback=positive, help="AGC's lambda: the largest |G_i| / max(|W_i|, 1e-3) (Brock et al. use 0.01).")] = clipping.LAM,
     depth: Annotated[Optional[int], typer.Option(min=1, max=chain.MAX_DEPTH, help="Depth of the chain whose gradient is clipped (default 4; 300 goes beyond float64).")] = None,
-    act: Annotated[Optional[str], act_option("sigmoid", " of the chain")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", what=" of the chain")] = None,
     alpha: AlphaOpt = None,
     preset: Annotated[Optional[str], typer.Option(metavar="NAME", help="The chain: nielsen-explode (default: weights 100, z_j = 0, every gain 25) or nielsen-vanish.")] = None,
     seed: SeedOpt = None,

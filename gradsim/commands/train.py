@@ -141,7 +141,7 @@ def report(r: TrainResult) -> render.Report:
 
 def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
-    act: Annotated[Optional[str], act_option("sigmoid", " of the hidden layers; relu'(0) = 0 as in PyTorch")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", "; relu'(0) = 0 as in PyTorch", what=" of the hidden layers")] = None,
     alpha: AlphaOpt = None,
     init: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`).")] = None,
     cost: Annotated[Optional[str], typer.Option(metavar="NAME", help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
