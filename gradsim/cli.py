@@ -78,8 +78,8 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="gradsim",
     cls=LazyGroup,
-    help="Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
-         "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode",
+    help=plain_help("Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
+                    "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode"),
     no_args_is_help=True,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
