@@ -9,6 +9,7 @@ training or Monte Carlo code.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 
@@ -33,16 +34,26 @@ __all__ = ["__version__", "GradsimError", *_LAZY]
 
 
 def __getattr__(name: str):
-    if name not in _LAZY:
+    """A public name loads its core module on first use; so does a submodule (`gradsim.clipping.clip_by_value`)."""
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    elif not name.startswith("_") and importlib.util.find_spec(f".{name}", __name__) is not None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
         raise AttributeError(f"module 'gradsim' has no attribute {name!r}")
-    module, attr = _LAZY[name]
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
     globals()[name] = value
     return value
 
 
+def _submodules() -> set[str]:
+    import pkgutil
+
+    return {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+
+
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _submodules())
 
 
 class _Package(types.ModuleType):

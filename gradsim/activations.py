@@ -18,14 +18,14 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import GradsimError
+from .errors import GradsimError, unknown
 
 Array = np.ndarray
 Fn = Callable[[Array], Array]
 #: f or f' on one python float (plain `math`; never raises, math.exp only sees arguments <= 0).
 Scalar = Callable[[float], float]
 
-#: SELU constants (Klambauer et al. 2017), to the digits the seed quotes.
+#: SELU constants (Klambauer et al. 2017), to the digits C. Hansen, "Activation Functions Explained" (mlfromscratch) quotes.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_LAMBDA = 1.0507009873554804934193349852946
 #: sqrt(2 / pi), the constant of the tanh form of GELU.
@@ -570,7 +570,7 @@ def get(name: str, alpha: float | None = None) -> Activation:
     """The activation called `name`, with parameter `alpha` where it has one."""
     key = name.strip().lower()
     if key not in _FACTORIES:
-        raise GradsimError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}", option="--act")
+        raise unknown("activation", name, NAMES, "--act")
     if alpha is not None and key not in ALPHA_DEFAULTS:
         raise GradsimError(f"{key} has no parameter; --alpha applies to {', '.join(ALPHA_DEFAULTS)}", option="--alpha")
     if alpha is None:

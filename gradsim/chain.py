@@ -14,7 +14,7 @@ import numpy as np
 
 from . import activations
 from .activations import Activation
-from .errors import GradsimError
+from .errors import GradsimError, suggestion, unknown
 
 Spec = Union[str, float, Sequence[float], np.ndarray]
 
@@ -133,7 +133,8 @@ def layer_values(spec: Spec, depth: int, rng: np.random.Generator, option: str =
         values = _floats(text, option)
     except GradsimError:
         allowed = "a number, a comma list, normal[:MEAN,STD], uniform:LO,HI" + (" or zero-z" if allow_zero_z else "")
-        raise GradsimError(f"{spec!r} is not a SPEC; use {allowed}", option=option) from None
+        names = ("normal", "uniform") + (("zero-z",) if allow_zero_z else ())
+        raise GradsimError(f"{spec!r} is not a SPEC; use {allowed}.{suggestion(kind, names)}", option=option) from None
     if len(values) == 1:
         return np.full(depth, values[0])
     if len(values) != depth:
@@ -323,7 +324,7 @@ def _check(depth: int, x: float, target: float, lr: float | None, act: Activatio
 def resolve_preset(preset: str | None, **given) -> dict:
     """The preset's settings (or the defaults) with every option given (not None) on top."""
     if preset is not None and preset not in PRESETS:
-        raise GradsimError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}", option="--preset")
+        raise unknown("preset", preset, PRESETS, "--preset")
     settings = dict(PRESETS[preset] if preset else DEFAULTS)
     settings.update({k: v for k, v in given.items() if v is not None})
     return settings

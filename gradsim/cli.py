@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
@@ -16,13 +18,38 @@ from ._version import __version__
 COMMANDS = ("vanish", "acts", "steps", "clip", "train", "phase", "window", "ensemble")
 
 
+class Command(TyperCommand):
+    """A command whose help is plain text (no rich markup) and whose option typos get one suggestion."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as e:  # NoSuchOption, of click or of typer's copy of it: suggest difflib's closest only
+            if getattr(e, "possibilities", None) and getattr(e, "option_name", None):
+                e.message, e.possibilities = f"{e.message}. Did you mean '{e.possibilities[0]}'?", None
+            raise
+
+
+def plain_help(text: str | None) -> str | None:
+    """Help text shown as written: each paragraph on one line (the terminal wraps it) and rich markup escaped,
+    so `[digits]` and `E[f(z)^2]` survive. A paragraph that starts with \\b keeps its lines."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(escape(p if p.startswith("\b") else " ".join(p.split("\n"))) for p in paragraphs)
+
+
 @functools.cache
 def command(name: str) -> TyperCommand:
     """The click command for `gradsim NAME`, built from its module on first use."""
     module = importlib.import_module(f".commands.{name}", __package__)
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name)(getattr(module, name))
-    return typer.main.get_command(single)
+    single.command(name, cls=Command)(getattr(module, name))
+    cmd = typer.main.get_command(single)
+    cmd.help = plain_help(cmd.help)
+    for param in cmd.params:
+        param.help = plain_help(getattr(param, "help", None))
+    return cmd
 
 
 class _Commands(Mapping):
@@ -51,10 +78,10 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="gradsim",
     cls=LazyGroup,
-    help="Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
-         "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode",
+    help=plain_help("Gradient dynamics simulator: vanishing and exploding gradients, activations and clipping, "
+                    "as numbers and pictures.\n\nExample: gradsim vanish --preset nielsen-explode"),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )

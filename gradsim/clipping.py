@@ -19,7 +19,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from . import activations, chain
-from .errors import GradsimError
+from .errors import GradsimError, unknown
 
 MODES = ("value", "norm", "global-norm", "adaptive")
 #: PyTorch's clip_grad_norm_ adds 1e-6 to the norm; eps = 0 is TensorFlow's clip_by_norm.
@@ -28,7 +28,7 @@ NORM_EPS = 1e-6
 AGC_EPS = 1e-3
 #: AGC's clipping ratio lambda: Brock et al. use 0.01 for large batches.
 LAM = 0.01
-#: The seed's single update (003): b_1 = 1.56, learning rate 0.5.
+#: The single update in C. Hansen, "Activation Functions Explained" (mlfromscratch): b_1 = 1.56, learning rate 0.5.
 PARAM, LR = 1.56, 0.5
 #: Training (--steps): the nielsen-explode chain is so steep (da_L/db_1 = 25^3 / 4 ~ 3906 at the start) that a
 #: step must be ~1e-5 to stay on the slope; target 0.4 sits beside the start a_L = 0.5, so a step that jumps
@@ -354,7 +354,7 @@ class UpdateStep:
 
 @dataclass(frozen=True)
 class Update:
-    """The seed's single update of a parameter (b_1 = 1.56, lr 0.5) without clipping and with each mode."""
+    """Hansen's single update of a parameter (b_1 = 1.56, lr 0.5) without clipping and with each mode."""
 
     param: float
     lr: float
@@ -399,7 +399,7 @@ class Training:
 
 @dataclass(frozen=True)
 class ClipResult:
-    """Every mode applied to one gradient, with the seed's update and, optionally, training."""
+    """Every mode applied to one gradient, with Hansen's single update and, optionally, training."""
 
     threshold: float
     eps: float
@@ -511,7 +511,7 @@ def _mode_result(mode: str, grad: Gradient, threshold: float, eps: float, lam: f
     return ModeResult(**_summary(mode, grad, out), **extra)
 
 
-# ---------------------------------------------------------------- the seed's update
+# ---------------------------------------------------------------- Hansen's single update
 def _update(grad: Gradient, index: int, g: LogArray, results: Sequence[ModeResult], param: float, lr: float,
             threshold: float, eps: float, lam: float) -> Update:
     """p <- param - lr * (clipped) component `index` (whose unclipped value is g); adaptive clips with the
@@ -587,7 +587,7 @@ def _modes(mode: str | None) -> tuple[str, ...]:
     if key == "all":
         return MODES
     if key not in MODES:
-        raise GradsimError(f"unknown mode {mode!r}; choose from {', '.join(MODES)} or all", option="--mode")
+        raise unknown("mode", mode, (*MODES, "all"), "--mode")
     return (key,)
 
 
@@ -657,7 +657,7 @@ def clip(threshold: float = 0.5, grads: Sequence[GradSpec] | None = None,
     """Clip a gradient by value, norm, global norm and adaptively (see the module docstring for the formulas).
 
     Without `grads`, the gradient (dC/dw_j, dC/db_j) of Nielsen's chain (preset nielsen-explode unless
-    `preset`, `depth`, `act` say otherwise), with the seed's update of b_1 = `param` (default PARAM) by `lr`;
+    `preset`, `depth`, `act` say otherwise), with Hansen's single update of b_1 = `param` (default PARAM) by `lr`;
     with `grads`, the update of a parameter `param` by the first component, when `param` is given. `steps`
     also trains the chain for that many steps towards `train_target` with learning rate `train_lr`.
     """
@@ -678,7 +678,7 @@ def clip(threshold: float = 0.5, grads: Sequence[GradSpec] | None = None,
         note = _nonfinite_note(grad, modes)
     results = tuple(_mode_result(m, grad, threshold, eps, lam) for m in modes)
     update = None
-    if r is not None:  # the seed's update of b_1
+    if r is not None:  # Hansen's single update of b_1
         db1 = LogArray(np.array([r.sign_grad_b[0]]), np.array([r.log10_grad_b[0]]), np.array([r.grad_b[0]]))
         update = _update(grad, grad.labels.index("dC/db1"), db1, results, PARAM if param is None else param, lr,
                          threshold, eps, lam)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GradsimError
+from .errors import GradsimError, unknown
 
 #: The --data values; `auto` means digits when scikit-learn is installed, else synthetic.
 SOURCES = ("auto", "digits", "synthetic")
@@ -118,7 +118,7 @@ def resolve_source(name: str | None) -> str:
     """digits or synthetic; `auto` (the default) picks digits when scikit-learn is installed."""
     key = ("auto" if name is None else name).strip().lower()
     if key not in SOURCES:
-        raise GradsimError(f"unknown data {name!r}; choose from {', '.join(SOURCES)}", option="--data")
+        raise unknown("data", name, SOURCES, "--data")
     if key == "auto":
         return "digits" if digits_available() else "synthetic"
     return key

@@ -1,4 +1,4 @@
-"""Steps to a target: gradient descent on an activation's own value (seed 002: sigmoid 67 steps, relu 2).
+"""Steps to a target: gradient descent on an activation's own value (Microsoft AI-edu, "Activation functions": sigmoid 67 steps, relu 2).
 
 x_0 = f^-1(start) on the increasing branch of f;  x_{k+1} = x_k - lr f'(x_k)  (+ lr f'(x_k) when start < target);
 the count is the first k with f(x_k) at or past the target, within REL_TOL * max(|start|, |target|)
@@ -18,7 +18,7 @@ from . import activations
 from .activations import Activation
 from .errors import GradsimError
 
-#: The seed's experiment: from f = 0.9 to f = 0.5 with learning rate 0.2, sigmoid beside relu.
+#: The AI-edu experiment ("Activation functions"): from f = 0.9 to f = 0.5 with learning rate 0.2, sigmoid beside relu.
 START, TARGET, LR = 0.9, 0.5, 0.2
 DEFAULT_ACTS = ("sigmoid", "relu")
 #: Default cap on the steps of one walk; hitting it is a result (reached: false), not an error.
@@ -66,7 +66,7 @@ class StepsResult:
     lr: float
     max_steps: int
     tolerance: float
-    walks: list[Walk]
+    results: list[Walk]  # one walk per activation, in the order asked (JSON `results`)
 
     @property
     def direction(self) -> str:
@@ -76,13 +76,13 @@ class StepsResult:
     @property
     def fastest(self) -> Walk | None:
         """The walk that reached the target in the fewest steps (the first listed on a tie)."""
-        done = [w for w in self.walks if w.reached]
+        done = [w for w in self.results if w.reached]
         return min(done, key=lambda w: w.steps) if done else None
 
     @property
     def slowest(self) -> Walk | None:
         """The walk that reached the target in the most steps (the first listed on a tie)."""
-        done = [w for w in self.walks if w.reached]
+        done = [w for w in self.results if w.reached]
         return max(done, key=lambda w: w.steps) if done else None
 
     @property
@@ -199,4 +199,4 @@ def steps(act: str | Sequence[str] | None = None, start: float = START, target: 
     if progress is not None:
         progress(len(walks), len(chosen))
     return StepsResult(start=start, target=target, lr=lr, max_steps=int(max_steps),
-                       tolerance=REL_TOL * max(abs(start), abs(target)), walks=walks)
+                       tolerance=REL_TOL * max(abs(start), abs(target)), results=walks)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class GradsimError(ValueError):
     """Bad input to a core function; `option` names the command-line option it came from."""
@@ -9,3 +12,16 @@ class GradsimError(ValueError):
     def __init__(self, message: str, option: str | None = None):
         super().__init__(message)
         self.option = option
+
+
+def suggestion(value: str, choices: Iterable[str]) -> str:
+    """' Did you mean 'sigmoid'?' for the choice closest to `value` (difflib ratio >= 0.6), else ''."""
+    close = difflib.get_close_matches(str(value).strip().lower(), list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def unknown(what: str, value: str, choices: Iterable[str], option: str) -> GradsimError:
+    """The error for a name that is none of `choices`: the choices, and the closest one as a suggestion."""
+    choices = tuple(choices)
+    return GradsimError(f"unknown {what} {value!r}; choose from {', '.join(choices)}.{suggestion(value, choices)}",
+                        option=option)

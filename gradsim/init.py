@@ -9,7 +9,7 @@ from typing import Union
 
 from . import activations
 from .activations import Activation
-from .errors import GradsimError
+from .errors import unknown
 
 ActLike = Union[Activation, str]
 
@@ -37,7 +37,7 @@ def init_sigma_w2(init: str, act: ActLike) -> float:
     """
     key = init.strip().lower()
     if key not in INITS:
-        raise GradsimError(f"unknown initialisation {init!r}; choose from {', '.join(INITS)}", option="--init")
+        raise unknown("initialisation", init, INITS, "--init")
     act = activations.get(act) if isinstance(act, str) else act
     if key == "he":
         alpha = act.alpha if act.name in ("leaky-relu", "prelu") else 0.0

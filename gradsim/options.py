@@ -12,7 +12,8 @@ from typing import Annotated, Callable, Iterator, List, Optional
 
 import typer
 
-from .errors import GradsimError
+from .activations import NAMES as ACT_NAMES
+from .errors import GradsimError, suggestion
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -30,7 +31,7 @@ def check_format(value: str) -> str:
     """table, json or csv."""
     v = value.strip().lower()
     if v not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"{value!r} is not one of table, json, csv")
+        raise typer.BadParameter(f"{value!r} is not one of table, json, csv.{suggestion(v, ('table', 'json', 'csv'))}")
     return v
 
 
@@ -118,12 +119,35 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format,
                                         help="Output: rich table, one JSON object, or CSV of the main table.")]
 PlotOpt = Annotated[Optional[str], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, show_default=False,
+                                                help="Seed (>= 0) for numpy's default_rng: same seed, same output. Default 0.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,
     help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0); in [0, 1000] (> 0 for elu).")]
 ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
+
+
+def _complete_act(incomplete: str) -> list[str]:
+    """Shell completion of an --act value: the activation names that start with what is typed."""
+    return [n for n in ACT_NAMES if n.startswith(incomplete)]
+
+
+def _complete_acts(incomplete: str) -> list[str]:
+    return [n for n in (*ACT_NAMES, "all") if n.startswith(incomplete)]
+
+
+def act_option(default: str, note: str = "", what: str = "") -> typer.models.OptionInfo:
+    """--act NAME for one activation: its choices in the help, its default shown once."""
+    return typer.Option("--act", metavar="NAME", show_default=False, autocompletion=_complete_act,
+                        help=f"Activation{what}: {', '.join(ACT_NAMES)} (see `gradsim acts`){note}. Default {default}.")
+
+
+def acts_option(default: str) -> typer.models.OptionInfo:
+    """--act NAME,... for several activations (repeat the option or give a comma list)."""
+    return typer.Option("--act", metavar="NAME,...", show_default=False, autocompletion=_complete_acts,
+                        help=f"Activations, a comma list or the option repeated: {', '.join(ACT_NAMES)}, "
+                             f"or all for every one. Default {default}.")
 
 
 #: Seconds a run may take before it gets a progress bar (on a terminal only).

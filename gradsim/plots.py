@@ -288,10 +288,10 @@ STEPS_DRAWN = 1e300
 def steps_figure(result):
     """f(x_k) against step k for each walk (the trace), the target as a dashed line, each count in the legend."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    longest = max(len(w.x) for w in result.walks)
-    colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.walks) > 10 else plt.cm.tab10(np.arange(10))
+    longest = max(len(w.x) for w in result.results)
+    colours = plt.cm.tab20(np.linspace(0, 1, 20)) if len(result.results) > 10 else plt.cm.tab10(np.arange(10))
     off_chart: list[str] = []
-    for w, colour in zip(result.walks, colours):
+    for w, colour in zip(result.results, colours):
         k = np.arange(len(w.x))
         count = f"{w.steps} step{'' if w.steps == 1 else 's'}" if w.reached else f"not reached ({w.stop})"
         value = np.asarray(w.value, dtype=float)
@@ -318,7 +318,7 @@ def steps_figure(result):
     sign = "+" if result.direction == "up" else "-"
     ax.set_title(f"f(x) from {result.start:g} to {result.target:g}: x <- x {sign} {result.lr:g} f'(x)")
     ax.grid(True, alpha=0.3)
-    legend_outside(ax, fontsize=8 if len(result.walks) > 6 else 9)
+    legend_outside(ax, fontsize=8 if len(result.results) > 6 else 9)
     fig.tight_layout()
     return fig
 

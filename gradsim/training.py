@@ -17,7 +17,7 @@ import numpy as np
 from . import activations, clipping, datasets
 from .init import INITS as RULES, init_sigma_w2
 from .activations import Activation
-from .errors import GradsimError
+from .errors import GradsimError, unknown
 
 #: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.init.
 INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen")
@@ -57,7 +57,7 @@ def parse_hidden(spec: str | int | Sequence[int] | None) -> tuple[int, ...]:
 def _choice(value: str | None, allowed: Sequence[str], default: str, option: str, what: str) -> str:
     key = (default if value is None else value).strip().lower()
     if key not in allowed:
-        raise GradsimError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}", option=option)
+        raise unknown(what, value, allowed, option)
     return key
 
 

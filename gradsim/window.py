@@ -155,15 +155,20 @@ def _unbounded_from(act: Activation) -> float | None:
 WINDOW_ROWS = tuple(1.0 + k / 8.0 for k in range(17)) + (4.0, 5.0, 10.0, 25.0)
 
 
+def _decimal(x: float) -> float:
+    """x to 12 significant digits: the |w| rows are the numbers the table prints (4, not 3.999999999999999)."""
+    return float(f"{x:.12g}")
+
+
 def window(act: str = "sigmoid", alpha: float | None = None, abs_w: str | Sequence[float] | None = None) -> WindowResult:
     """Width of {a : |w f'(w a + b)| >= 1} against |w|: Nielsen's closed form for sigmoid beside a numerical check.
 
     The width does not depend on b (b only shifts the window). Other activations are done numerically.
     """
     activation = activations.get(act, alpha)
-    opens_at = 1.0 / peak(activation).value
+    opens_at = _decimal(1.0 / peak(activation).value)
     if abs_w is None:
-        ws = opens_at * np.array(WINDOW_ROWS)
+        ws = np.array([_decimal(opens_at * k) for k in WINDOW_ROWS])
     else:
         ws = np.abs(activations.parse_points(abs_w, "--abs-w"))
         if np.any(ws == 0) or np.any(ws > 1e15):

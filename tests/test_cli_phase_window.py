@@ -86,7 +86,9 @@ def test_window_sigmoid_maximum(run):
     first = d["rows"][0]
     assert set(first) >= {"abs_w", "width"} and first["abs_w"] == pytest.approx(4.0) and first["width"] == 0.0
     for row in d["rows"]:
-        assert row["width"] == pytest.approx(row["width_numerical"], rel=1e-12, abs=1e-15)
+        # at |w| = 4 the window is one point (a tangency): float64 finds its edges only to ~1e-8
+        tol = 1e-7 if row["abs_w"] == 4 else 1e-15
+        assert row["width"] == pytest.approx(row["width_numerical"], rel=1e-12, abs=tol)
         w = row["abs_w"]
         # the table agrees with the closed form written here
         expected = 2 / w * math.log(w * (1 + math.sqrt(1 - 4 / w)) / 2 - 1) if w > 4 else 0.0

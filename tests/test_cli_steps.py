@@ -1,4 +1,4 @@
-"""`gradsim steps` on the command line: the seed's table, trace, formats, errors and plot."""
+"""`gradsim steps` on the command line: the AI-edu table, trace, formats, errors and plot."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_plot_writes_a_png_and_still_prints_the_table(run, tmp_path):
 def test_help_and_python_api(run):
     out = run("steps", "--help").stdout
     assert "Example:" in out and "increasing branch" in flat(out)
-    assert gradsim.steps().walks[0].steps == 67
+    assert gradsim.steps().results[0].steps == 67
 
 
 def test_the_comparison_line_when_not_every_walk_arrives(run):

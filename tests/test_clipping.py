@@ -132,7 +132,7 @@ def test_mismatched_weights_are_refused():
         C.clip_adaptive([np.ones(2), np.ones(2)], [np.ones(2)], 0.1)
 
 
-# ---------------------------------------------------------------- the seed's chain (003)
+# ---------------------------------------------------------------- Hansen's chain
 def explode_gradient(depth: int) -> list[tuple[str, float]]:
     """Nielsen's chain with w_j = 100, z_j = 0, input 1, target 0, by hand: s'(0) = 1/4, a_j = 1/2."""
     s = 1 / (1 + math.exp(0.0))

@@ -1,4 +1,4 @@
-"""The descent experiment (seed 002) against an independent oracle: a plain-`math` loop written here."""
+"""The descent experiment (Microsoft AI-edu, "Activation functions") against an independent oracle: a plain-`math` loop written here."""
 
 from __future__ import annotations
 
@@ -98,15 +98,15 @@ def oracle_steps(name, start, target, lr, cap=descent.MAX_STEPS):
         x = x - lr * df(x) if down else x + lr * df(x)
 
 
-# ---------------------------------------------------------------- the seed's numbers
+# ---------------------------------------------------------------- the AI-edu numbers
 def test_seed_sigmoid_67_relu_2():
     r = descent.steps()
-    assert [(w.activation, w.steps, w.reached) for w in r.walks] == [("sigmoid", 67, True), ("relu", 2, True)]
+    assert [(w.activation, w.steps, w.reached) for w in r.results] == [("sigmoid", 67, True), ("relu", 2, True)]
     assert r.times_fewer == 67 / 2 and r.fastest.activation == "relu" and r.slowest.activation == "sigmoid"
 
 
 def test_seed_first_sigmoid_step_is_ln9_minus_0_018_and_0_898368():
-    w = descent.steps(act="sigmoid", trace=True).walks[0]
+    w = descent.steps(act="sigmoid", trace=True).results[0]
     assert w.x0 == pytest.approx(math.log(9), rel=1e-15)
     assert w.dact0 == pytest.approx(0.9 * 0.1, rel=1e-14)
     x1 = math.log(9) - 0.2 * 0.09
@@ -116,7 +116,7 @@ def test_seed_first_sigmoid_step_is_ln9_minus_0_018_and_0_898368():
 
 
 def test_relu_second_step_lands_on_the_target_within_the_tolerance():
-    w = descent.steps(act="relu").walks[0]
+    w = descent.steps(act="relu").results[0]
     assert w.final_value == 0.9 - 0.2 - 0.2 == 0.49999999999999994
     # one ulp above the target still counts as reached
     w = descent.walk(A.get("linear"), 0.5 + 2**-52, 0.5, 0.2)
@@ -140,7 +140,7 @@ CASES = [(n, *c) for n in A.NAMES for c in COMBOS] + [(n, *c) for n, cs in NEGAT
 @pytest.mark.parametrize("name,start,target,lr", CASES)
 def test_count_equals_the_plain_math_loop(name, start, target, lr):
     want, x, y = oracle_steps(name, start, target, lr)
-    w = descent.steps(act=name, start=start, target=target, lr=lr).walks[0]
+    w = descent.steps(act=name, start=start, target=target, lr=lr).results[0]
     assert w.steps == want, (w.steps, want, w.reason)
     assert w.reached and w.final_x == pytest.approx(x, rel=1e-9, abs=1e-12)
     assert w.final_value == pytest.approx(y, rel=1e-9, abs=1e-12)
@@ -148,7 +148,7 @@ def test_count_equals_the_plain_math_loop(name, start, target, lr):
 
 def test_the_cap_is_a_result_and_agrees_with_the_oracle():
     want, x, _ = oracle_steps("sigmoid", 0.9, 0.1, 0.001, cap=50)
-    w = descent.steps(act="sigmoid", target=0.1, lr=0.001, max_steps=50).walks[0]
+    w = descent.steps(act="sigmoid", target=0.1, lr=0.001, max_steps=50).results[0]
     assert want is None and w.steps is None and not w.reached and w.stop == "max-steps" and w.taken == 50
     assert w.final_x == pytest.approx(x, rel=1e-12)
     assert "50 steps" in w.reason and "above the target 0.1" in w.reason
@@ -156,19 +156,19 @@ def test_the_cap_is_a_result_and_agrees_with_the_oracle():
 
 # ---------------------------------------------------------------- overshoot, dead units, start == target
 def test_an_overshooting_lr_counts_the_first_step_past_the_target():
-    w = descent.steps(act="sigmoid", lr=1000.0).walks[0]
+    w = descent.steps(act="sigmoid", lr=1000.0).results[0]
     x1 = math.log(9) - 1000 * 0.09
     assert w.steps == 1 and w.final_x == pytest.approx(x1, rel=1e-12)
     assert w.final_value == pytest.approx(math.exp(x1), rel=1e-9)  # far past 0.5
-    w = descent.steps(act="relu", lr=5.0).walks[0]
+    w = descent.steps(act="relu", lr=5.0).results[0]
     assert (w.steps, w.final_x, w.final_value) == (1, 0.9 - 5.0, 0.0)
-    w = descent.steps(act="tanh", start=-0.5, target=0.5, lr=100.0).walks[0]
+    w = descent.steps(act="tanh", start=-0.5, target=0.5, lr=100.0).results[0]
     assert w.steps == 1 and w.final_value == pytest.approx(math.tanh(math.atanh(-0.5) + 100 * 0.75))
 
 
 def test_dead_relu_at_the_start_is_not_reached_with_the_reason():
     for act, alpha in (("relu", None), ("leaky-relu", 0.0)):
-        w = descent.steps(act=act, alpha=alpha, start=0.0, target=0.5).walks[0]
+        w = descent.steps(act=act, alpha=alpha, start=0.0, target=0.5).results[0]
         assert not w.reached and w.steps is None and w.stop == "dead" and w.taken == 0
         assert w.final_x == 0.0 and w.final_value == 0.0
         assert "f'(x) = 0" in w.reason and "dead" in w.reason
@@ -178,53 +178,53 @@ def test_a_big_step_can_kill_a_gelu_unit_on_the_way():
     """gelu from 0.9 towards -0.1 with lr 50 jumps to x ~ -54 where f' underflows: f never gets below -0.1."""
     f, df, inverse = ORACLE["gelu"]
     x1 = inverse(0.9) - 50 * df(inverse(0.9))
-    w = descent.steps(act="gelu", target=-0.1, lr=50.0).walks[0]
+    w = descent.steps(act="gelu", target=-0.1, lr=50.0).results[0]
     assert not w.reached and w.stop in ("dead", "stuck") and w.taken == 1
     assert w.final_x == pytest.approx(x1, rel=1e-9) and f(x1) > -0.1 and df(x1) * 50 < 1e-300
     assert "dead" in w.reason
 
 
 def test_a_vanishing_step_is_stuck_not_an_endless_loop():
-    w = descent.steps(act="swish", target=-0.2, lr=50.0).walks[0]
+    w = descent.steps(act="swish", target=-0.2, lr=50.0).results[0]
     assert not w.reached and w.stop == "stuck" and w.taken < 10 and "no longer changes x" in w.reason
 
 
 def test_leaving_float64_is_a_result_without_a_warning():
-    w = descent.steps(act="leaky-relu", start=-1e308, target=0.0).walks[0]  # f^-1 = -1e308 / 0.01
+    w = descent.steps(act="leaky-relu", start=-1e308, target=0.0).results[0]  # f^-1 = -1e308 / 0.01
     assert (w.stop, w.reached, w.taken, w.x0) == ("overflow", False, 0, -math.inf) and "f^-1(start)" in w.reason
-    w = descent.steps(act="gelu", lr=1.7e308).walks[0]  # 1.7e308 * gelu'(x0) > the largest float
+    w = descent.steps(act="gelu", lr=1.7e308).results[0]  # 1.7e308 * gelu'(x0) > the largest float
     assert (w.stop, w.taken, w.final_x) == ("overflow", 1, -math.inf) and "step 1" in w.reason
 
 
 @pytest.mark.parametrize("name", A.NAMES)
 def test_start_equal_to_target_takes_no_step(name):
     for value in (0.5, 0.0) if A.get(name).in_range(0.0) else (0.5,):
-        w = descent.steps(act=name, start=value, target=value, trace=True).walks[0]
+        w = descent.steps(act=name, start=value, target=value, trace=True).results[0]
         assert (w.steps, w.reached, w.taken, len(w.x)) == (0, True, 0, 1) and w.final_x == w.x0
 
 
 def test_non_monotone_activations_walk_on_the_increasing_branch():
     for name in ("gelu", "gelu-tanh", "swish"):
         act = A.get(name)
-        w = descent.steps(act=name, start=-0.1, target=0.5).walks[0]
+        w = descent.steps(act=name, start=-0.1, target=0.5).results[0]
         assert not w.monotone and "increasing branch" in w.branch
         assert w.x0 > act.branch_start and w.dact0 > 0
         assert w.x0 == pytest.approx(ORACLE[name][2](-0.1), abs=1e-9)
-    assert all(descent.steps(act=n).walks[0].monotone for n in A.NAMES if n not in ("gelu", "gelu-tanh", "swish"))
+    assert all(descent.steps(act=n).results[0].monotone for n in A.NAMES if n not in ("gelu", "gelu-tanh", "swish"))
 
 
 # ---------------------------------------------------------------- property: monotone until the target
 @settings(max_examples=40, deadline=None)
 @given(name=st.sampled_from(A.NAMES), start=st.floats(0.1, 0.9), target=st.floats(0.1, 0.9), lr=st.floats(0.01, 0.05))
 def test_trace_is_monotone_in_f_until_the_target_for_small_lr(name, start, target, lr):
-    w = descent.steps(act=name, start=start, target=target, lr=lr, trace=True).walks[0]
+    w = descent.steps(act=name, start=start, target=target, lr=lr, trace=True).results[0]
     assert w.reached and len(w.value) == w.steps + 1
     moves = np.diff(w.value) * (1 if target > start else -1)
     assert np.all(moves > 0), (name, moves.min())
 
 
 def test_trace_rows_are_the_update_rule():
-    w = descent.steps(act="tanh", start=0.2, target=0.7, lr=0.3, trace=True).walks[0]
+    w = descent.steps(act="tanh", start=0.2, target=0.7, lr=0.3, trace=True).results[0]
     f, df, _ = ORACLE["tanh"]
     np.testing.assert_allclose(w.dx[1:], 0.3 * w.dact[:-1], rtol=1e-12)
     np.testing.assert_allclose(w.value, [f(x) for x in w.x], rtol=1e-14)

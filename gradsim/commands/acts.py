@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
 from .. import activations, render
 from ..activations import ActsResult
-from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, acts_option, usage_errors
 
 
 def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
@@ -66,7 +66,7 @@ def report(r: ActsResult) -> render.Report:
 
 
 def acts(
-    act: ActsOpt = None,
+    act: Annotated[Optional[List[str]], acts_option("all")] = None,
     alpha: AlphaOpt = None,
     at: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Evaluate f and f' at these points.")] = None,
     softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Softmax of this vector with its Jacobian.")] = None,

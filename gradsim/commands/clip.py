@@ -10,7 +10,7 @@ import typer
 
 from .. import chain, clipping, render
 from ..clipping import ClipResult, ModeResult, Training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, progress, usage_errors
 
 #: A chain deeper than this shows its first HEAD_LAYERS and last TAIL_LAYERS layers in the table.
 HEAD_LAYERS, TAIL_LAYERS = 6, 2
@@ -25,6 +25,9 @@ WHAT = {
     "global-norm": "one factor for all tensors",
     "adaptive": "per unit, |G_i| <= lam |W_i|",
 }
+#: Beside global-norm: each tensor clipped by its own norm (in the chain a layer's (w_j, b_j) is one tensor);
+#: JSON and Python call it per_tensor.
+PER_TENSOR = "per-tensor"
 #: What the naive float64 code of each mode is (the comparison beyond float64).
 NAIVE = {"norm": "torch clip_grad_norm_", "global-norm": "tf.clip_by_global_norm", "adaptive": "timm adaptive_clip_grad"}
 
@@ -46,10 +49,6 @@ def _has(r: ClipResult, mode: str) -> bool:
 
 def _get(r: ClipResult, mode: str) -> ModeResult | None:
     return next((m for m in r.results if m.mode == mode), None)
-
-
-def _per_tensor_name(r: ClipResult) -> str:
-    return "per-layer norm" if r.chain is not None else "per-tensor norm"
 
 
 def _shown(r: ClipResult) -> list[int]:
@@ -76,7 +75,7 @@ def _component_table(r: ClipResult) -> render.Table:
         headers.append(m.mode)
         columns.append(_exact_text(m.exact))
         if m.per_tensor_exact is not None and r.gradient.n_tensors > 1:
-            headers.append(_per_tensor_name(r))
+            headers.append(PER_TENSOR)
             columns.append(_exact_text(m.per_tensor_exact))
     naive = _get(r, "norm") or _get(r, "global-norm")
     if r.rescued and naive is not None:
@@ -104,7 +103,7 @@ def _mode_table(r: ClipResult) -> render.Table:
         rows.append([m.mode, _norm_text(m), render.num(m.norm_after), render.num(m.cosine, 6), f"{m.changed} of {n}",
                      WHAT[m.mode]])
         if m.per_tensor is not None and r.gradient.n_tensors > 1:
-            rows.append([_per_tensor_name(r), _norm_text(m), render.num(clipping.l2_norm(m.per_tensor)),
+            rows.append([PER_TENSOR, _norm_text(m), render.num(clipping.l2_norm(m.per_tensor)),
                          render.num(m.per_tensor_cosine, 6), "", "each tensor alone"])
     return render.Table(["mode", "||g|| before", "||g|| after", "cosine", "changed", "what it does"], rows,
                         title="Norms and direction (cosine to the unclipped gradient)",
@@ -130,7 +129,7 @@ def _update_table(r: ClipResult) -> render.Table:
              else render.from_log10(-s.sign_grad, s.log10_step)]
             for s in u.steps]
     g, p = u.component, _param_name(r)
-    title = "The seed's update" if r.chain is not None else f"One step of the parameter p that {g} belongs to"
+    title = "Hansen's single update" if r.chain is not None else f"One step of the parameter p that {g} belongs to"
     return render.Table(["mode", f"{g} used", f"-lr {g}", f"new {p}"], rows,
                         title=f"{title}: {p} = {u.param:g}, lr {u.lr:g}, {p} <- {p} - lr {g}",
                         justify=["left", "right", "right", "right"])
@@ -165,7 +164,7 @@ def _direction_notes(r: ClipResult) -> list[str]:
                      f"the direction is kept (cosine {render.num(norm.cosine, 6)}).")
     if glob is not None and r.gradient.n_tensors > 1:
         lines.append(f"global-norm: one factor for all {r.gradient.n_tensors} tensors is norm on their "
-                     f"concatenation; clipping each tensor alone ({_per_tensor_name(r)}) turns the direction "
+                     f"concatenation; clipping each tensor alone ({PER_TENSOR}) turns the direction "
                      f"(cosine {render.num(glob.per_tensor_cosine, 6)}).")
     if r.skipped:
         lines.append("adaptive: skipped; it needs the weights (give one --weights per --grad).")
@@ -194,7 +193,7 @@ def _update_notes(r: ClipResult) -> list[str]:
     c = r.chain
     lines = []
     if c is not None and c.preset == "nielsen-explode" and c.depth == 4:
-        lines.append("The seed draws each sigmoid'(z) at random from (0, 0.25) and sets dC/da_4 = 1; here every "
+        lines.append("Hansen's text draws each sigmoid'(z) at random from (0, 0.25) and sets dC/da_4 = 1; here every "
                      "z_j = 0, so f'(z_j) = 0.25 and dC/da_4 = a_4 - target = 0.5, hence dC/db1 = 0.25 x 25^3 x 0.5.")
     if _has(r, "adaptive"):
         lines.append(f"adaptive update: the unit's weight is the parameter itself, |{_param_name(r)}| = "
@@ -283,7 +282,7 @@ def _csv(r: ClipResult) -> tuple[list[str], list[list]]:
         headers.append(m.mode)
         columns.append(m.clipped)
         if m.per_tensor is not None:
-            headers.append("per_tensor_norm")
+            headers.append(PER_TENSOR)
             columns.append(m.per_tensor)
     g = r.gradient.flat_log
     rows = [[label, r.input[i], g.log10_abs[i]] + [col[i] for col in columns]
@@ -313,38 +312,34 @@ def clip(
     eps: Annotated[float, typer.Option(callback=finite, help="Added to the norm in norm and global-norm: 1e-6 as in PyTorch's clip_grad_norm_; 0 gives TensorFlow's clip_by_norm.")] = clipping.NORM_EPS,
     lam: Annotated[float, typer.Option("--lam", callback=positive, help="AGC's lambda: the largest |G_i| / max(|W_i|, 1e-3) (Brock et al. use 0.01).")] = clipping.LAM,
     depth: Annotated[Optional[int], typer.Option(min=1, max=chain.MAX_DEPTH, help="Depth of the chain whose gradient is clipped (default 4; 300 goes beyond float64).")] = None,
-    act: Annotated[Optional[str], typer.Option(help="Activation of the chain (default sigmoid; see `gradsim acts`).")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", what=" of the chain")] = None,
     alpha: AlphaOpt = None,
-    preset: Annotated[Optional[str], typer.Option(help="The chain: nielsen-explode (default: weights 100, z_j = 0, every gain 25) or nielsen-vanish.")] = None,
+    preset: Annotated[Optional[str], typer.Option(metavar="NAME", help="The chain: nielsen-explode (default: weights 100, z_j = 0, every gain 25) or nielsen-vanish.")] = None,
     seed: SeedOpt = None,
-    param: Annotated[Optional[float], typer.Option(callback=finite, help="The parameter before one update: b1 of the chain (default 1.56, the seed's); with --grad, the parameter of its first component (no update without it).")] = None,
-    lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of that single update (default 0.5, the seed's).")] = clipping.LR,
+    param: Annotated[Optional[float], typer.Option(callback=finite, help="The parameter before one update: b1 of the chain (default 1.56, as in C. Hansen's text); with --grad, the parameter of its first component (no update without it).")] = None,
+    lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of that single update (0.5 as in Hansen's text).")] = clipping.LR,
     steps: Annotated[Optional[int], typer.Option(min=1, max=clipping.MAX_STEPS, help="Also train the chain: N steps of w, b <- w, b - train_lr clip(dC/dw, dC/db), without clipping and with each mode; shows the cost (a_L - target)^2 / 2 per step.")] = None,
-    train_target: Annotated[float, typer.Option(callback=finite, help="Target of the training (default 0.4, beside the start a_4 = 0.5).")] = clipping.TRAIN_TARGET,
-    train_lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of the training (default 1e-5: the steep depth-4 chain needs tiny steps).")] = clipping.TRAIN_LR,
+    train_target: Annotated[float, typer.Option(callback=finite, help="Target of the training (beside the start a_4 = 0.5).")] = clipping.TRAIN_TARGET,
+    train_lr: Annotated[float, typer.Option(callback=positive, help="Learning rate of the training (the steep depth-4 chain needs tiny steps).")] = clipping.TRAIN_LR,
     error_if_nonfinite: Annotated[bool, typer.Option("--error-if-nonfinite", help="Refuse a gradient holding inf or nan (exit 2), like PyTorch's error_if_nonfinite=True.")] = False,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:
-    """Clip a gradient by value, by norm, by global norm and adaptively (seed 003: threshold 0.5).
+    """Clip a gradient by value, by norm, by global norm and adaptively (threshold 0.5 as in C. Hansen, "Activation Functions Explained", mlfromscratch).
 
     value: g_i -> clamp(g_i, -t, t). The direction turns.
 
     norm: g -> g * min(1, t / (||g||_2 + eps)), eps = 1e-6 as in PyTorch; --eps 0 is TensorFlow's clip_by_norm.
-
     A zero vector stays zero; the direction is kept.
 
     global-norm: g_k -> g_k * min(1, t / (sqrt(sum_k ||g_k||^2) + eps)) for every tensor g_k.
-
     That is norm on all tensors together; beside it, each tensor clipped by its own norm (per-tensor).
 
     adaptive (AGC, Brock et al. 2021): G_i -> G_i * min(1, lam max(||W_i||, 1e-3) / ||G_i||), unit i = row i.
-
     A vector is one unit; in the chain each w_j and each b_j is a unit (one neuron per layer).
 
     Without --grad: the gradient (dC/dw_j, dC/db_j) of Nielsen's chain (preset nielsen-explode), then
-
-    the seed's update b1 <- b1 - lr dC/db1 with b1 = 1.56 and lr = 0.5, without clipping and with each mode.
+    Hansen's single update b1 <- b1 - lr dC/db1 with b1 = 1.56 and lr = 0.5, without clipping and with each mode.
 
     Beyond float64 (--depth 300) norms and factors come from the log10 magnitudes: finite, not nan or 0.
 
@@ -354,7 +349,7 @@ def clip(
 
     Example: gradsim clip --grad 3,4 -t 0.5
 
-    Example: gradsim clip --grad 4.4e-8 --param 0.2 --lr 0.5   (seed 003: a vanishing step, 0.2 -> 0.199999978)
+    Example: gradsim clip --grad 4.4e-8 --param 0.2 --lr 0.5
 
     Example: gradsim clip --grad 3,4 --grad 1,0 --weights 1,1 --weights 2,2 --mode global-norm
 

@@ -12,7 +12,7 @@ from .. import render
 from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, progress, usage_errors
 
 #: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
 TABLE_ROWS = 30
@@ -126,13 +126,13 @@ def report(r: EnsembleResult) -> render.Report:
 def ensemble(
     depth: Annotated[int, typer.Option(min=1, max=MAX_DEPTH, help="Number of layers L.")] = 50,
     width: Annotated[int, typer.Option(min=1, max=MAX_WIDTH, help="Units per layer N (1: Nielsen's chain).")] = 1,
-    act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch.")] = "sigmoid",
+    act: Annotated[str, act_option("sigmoid", "; relu'(0) = 0 as in PyTorch")] = "sigmoid",
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(help=f"Sets sigma_w: {', '.join(INITS)} (xavier, lecun, normal: sigma_w^2 = 1; he: 2, 2/(1+alpha^2) for leaky-relu and prelu; orthogonal: W = gain Q with PyTorch's gain). Default normal for width 1, xavier wider.")] = None,
-    sigma_w: Annotated[Optional[float], typer.Option(help="Weight scale: W_ij ~ N(0, sigma_w^2 / N), or the gain of orthogonal; overrides --init.")] = None,
+    init: Annotated[Optional[str], typer.Option(metavar="NAME", help=f"Sets sigma_w: {', '.join(INITS)} (xavier, lecun, normal: sigma_w^2 = 1; he: 2, 2/(1+alpha^2) for leaky-relu and prelu; orthogonal: W = gain Q with PyTorch's gain). Default normal for width 1, xavier wider.")] = None,
+    sigma_w: Annotated[Optional[float], typer.Option(help="Weight scale: W_ij ~ N(0, sigma_w^2 / N), or the gain of orthogonal; overrides --init (default: from --init).")] = None,
     sigma_b: Annotated[Optional[float], typer.Option(help="Bias scale: b_i ~ N(0, sigma_b^2). Default 1 for width 1 (Nielsen), 0 wider.")] = None,
-    sigma_w2: Annotated[Optional[float], typer.Option("--sigma-w2", help="sigma_w^2 instead of --sigma-w.")] = None,
-    sigma_b2: Annotated[Optional[float], typer.Option("--sigma-b2", help="sigma_b^2 instead of --sigma-b.")] = None,
+    sigma_w2: Annotated[Optional[float], typer.Option("--sigma-w2", help="sigma_w^2 instead of --sigma-w (default: from --init).")] = None,
+    sigma_b2: Annotated[Optional[float], typer.Option("--sigma-b2", help="sigma_b^2 instead of --sigma-b (default: as --sigma-b).")] = None,
     input: Annotated[Optional[float], typer.Option("--input", callback=finite, help="The input a_0 of a width-1 chain (default 1); wider nets draw x ~ N(0, I) per trial.")] = None,
     target: Annotated[float, typer.Option(callback=finite, help="Target of C = ||a_L - target||^2 / 2, inside the activation's range.")] = 0.0,
     trials: Annotated[Optional[int], typer.Option(min=1, max=MAX_TRIALS, help=f"Random networks to draw (default: about {DEFAULT_DRAWS:.0e} / (depth x width^2), from {DEFAULT_TRIALS[0]:,} to {DEFAULT_TRIALS[1]:,}).")] = None,
@@ -149,9 +149,9 @@ def ensemble(
     Verdict: vanishing (exploding) when the RMS gradient of layer 1 is over 10 x smaller (larger) than that of
     layer L, else critical; measured from the fit, and from chi1.
 
-    Example: gradsim ensemble --depth 100 --trials 1000000
+    Example: gradsim ensemble --depth 100 --trials 100000
 
-    Example: gradsim ensemble --width 256 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
+    Example: gradsim ensemble --width 64 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
     """
     with usage_errors(), progress("trials") as tick:
         result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,

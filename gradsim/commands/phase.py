@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import meanfield, render
-from ..options import AlphaOpt, FormatOpt, PlotOpt, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, act_option, progress, usage_errors
 from ..meanfield import PhaseResult
 
 
@@ -59,7 +59,7 @@ def report(r: PhaseResult) -> render.Report:
 
 
 def phase(
-    act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`).")] = "tanh",
+    act: Annotated[str, act_option("tanh")] = "tanh",
     alpha: AlphaOpt = None,
     sigma_b2: Annotated[Optional[str], typer.Option("--sigma-b2", metavar="B1,B2,...",
                                                     help="sigma_b^2 values of the critical table "

@@ -1,14 +1,14 @@
-"""`gradsim steps`: how many gradient steps bring f(x) from a start value to a target (seed 002)."""
+"""`gradsim steps`: how many gradient steps bring f(x) from a start value to a target (Microsoft AI-edu, "Activation functions")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from typing import Annotated, Iterator, List, Optional
 
 import typer
 
 from .. import descent, render
 from ..descent import StepsResult, Walk
-from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, acts_option, finite, positive, progress, usage_errors
 
 #: A trace table longer than HEAD + TAIL + 1 rows shows its head, a "... N steps ..." row and its tail.
 HEAD = TAIL = 10
@@ -26,12 +26,12 @@ def _title(r: StepsResult) -> str:
 
 def _comparison(r: StepsResult) -> list[str]:
     """How many times fewer steps the fastest needs than the slowest, and why."""
-    done = [w for w in r.walks if w.reached]
+    done = [w for w in r.results if w.reached]
     fast, slow = r.fastest, r.slowest
     if not done:
         return ["No activation reached the target."]
     if fast.steps == slow.steps:
-        who = "Every activation" if len(done) == len(r.walks) > 1 else " and ".join(_name(w) for w in done)
+        who = "Every activation" if len(done) == len(r.results) > 1 else " and ".join(_name(w) for w in done)
         return [f"{who} reached the target in {_count(fast.steps)}."]
     if r.times_fewer is None:
         return [f"{_name(fast)} is at the target from the start; {_name(slow)} needs {_count(slow.steps)}."]
@@ -50,15 +50,15 @@ def _travel(w: Walk) -> str:
 
 def _notes(r: StepsResult) -> list[str]:
     lines = _comparison(r)
-    lines += [f"{_name(w)}: not reached, {w.reason}." for w in r.walks if not w.reached]
+    lines += [f"{_name(w)}: not reached, {w.reason}." for w in r.results if not w.reached]
     lines += [f"{_name(w)} is not monotone: x0 = f^-1(start) is taken on {w.branch}."
-              for w in r.walks if not w.monotone]
+              for w in r.results if not w.monotone]
     return lines
 
 
 def _summary_table(r: StepsResult) -> render.Table:
     rows = [[_name(w), render.num(w.x0), render.num(w.dact0), render.num(w.steps), render.num(w.final_x),
-             render.num(w.final_value), w.stop] for w in r.walks]
+             render.num(w.final_value), w.stop] for w in r.results]
     return render.Table(["activation", "x0", "f'(x0)", "steps", "final x", "final f(x)", "stop"], rows,
                         justify=["left"] + ["right"] * 5 + ["left"])
 
@@ -101,12 +101,12 @@ def _walk_data(w: Walk) -> dict:
 
 def report(r: StepsResult) -> render.Report:
     """The summary table (and trace tables), JSON with every walk, CSV of the summary or of the full traces."""
-    results = [_walk_data(w) for w in r.walks]
+    results = [_walk_data(w) for w in r.results]
     fast, slow = r.fastest, r.slowest
     data = dict(start=r.start, target=r.target, lr=r.lr, max_steps=r.max_steps, direction=r.direction,
                 tolerance=r.tolerance, results=results, fastest=fast and fast.activation,
                 slowest=slow and slow.activation, times_fewer=r.times_fewer)
-    traced = [w for w in r.walks if w.x is not None]
+    traced = [w for w in r.results if w.x is not None]
     tables = [_summary_table(r)] + [_trace_table(w) for w in traced]
     if traced:
         headers = ["activation", "step", "x", "value", "dact", "dx"]
@@ -120,7 +120,7 @@ def report(r: StepsResult) -> render.Report:
 
 
 def steps(
-    act: ActsOpt = None,
+    act: Annotated[Optional[List[str]], acts_option("sigmoid,relu")] = None,
     start: Annotated[float, typer.Option(callback=finite, help="f(x) at the start; x0 = f^-1(start), inside the range of every chosen activation.")] = descent.START,
     target: Annotated[float, typer.Option(callback=finite, help="The value of f(x) to reach, inside the range of every chosen activation.")] = descent.TARGET,
     lr: Annotated[float, typer.Option(callback=positive, help="Learning rate (> 0).")] = descent.LR,
@@ -130,11 +130,11 @@ def steps(
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:
-    """Count the gradient steps that bring f(x) from --start to --target (seed 002: sigmoid 67, relu 2).
+    """Count the gradient steps that bring f(x) from --start to --target (Microsoft AI-edu, "Activation functions": sigmoid 67, relu 2).
 
     x0 = f^-1(start); x <- x - lr f'(x) (+ lr f'(x) when start < target) until f(x) is at or past the target.
 
-    "At" means within 1e-12 x max(|start|, |target|); start == target takes 0 steps. Default: sigmoid and relu.
+    "At" means within 1e-12 x max(|start|, |target|); start == target takes 0 steps.
 
     A zero derivative (relu at x <= 0: a dead unit) stops the walk: not reached, with the reason.
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
 
 from .. import render, training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -46,12 +47,23 @@ def _title(r: TrainResult) -> str:
             f"data: {r.data_description}: {r.n_train} training, {r.n_test} held out")
 
 
+def _which(layers: list[int]) -> str:
+    """'layer 2', 'layers 1 and 4', 'layers 1, 3 and 4'."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    return f"layers {', '.join(map(str, layers[:-1]))} and {layers[-1]}"
+
+
 def _speed_story(e: Epoch, layers: int, when: str) -> str:
     """'at initialisation hidden layer 4 learns 139x faster than layer 1 (x5.2 per layer)'."""
     if e.log10_ratio is None:
-        if e.speeds[0] == 0 and e.speeds[-1] == 0:
-            return f"{when}: hidden layers 1 and {layers} do not learn at all (speed 0)."
-        return f"{when}: the speed of hidden layer 1 or {layers} is 0 or not finite."
+        zero = [j + 1 for j, v in enumerate(e.speeds) if v == 0]
+        odd = [j + 1 for j, v in enumerate(e.speeds) if not math.isfinite(v)]
+        if len(zero) == layers:
+            return f"{when}: no hidden layer learns at all (all {layers} speeds are 0)."
+        parts = ([f"hidden {_which(zero)} {'does' if len(zero) == 1 else 'do'} not learn at all (speed 0)"]
+                 if zero else []) + ([f"the speed of hidden {_which(odd)} is not finite"] if odd else [])
+        return f"{when}: {'; '.join(parts)}."
     way = "faster" if e.log10_ratio >= 0 else "slower"
     per_layer = f" (x{render.num(10 ** (e.log10_ratio / (layers - 1)), 3)} per layer)" if layers > 1 else ""
     return (f"{when}: hidden layer {layers} learns {render.times(abs(e.log10_ratio))}x {way} than layer 1"
@@ -129,16 +141,16 @@ def report(r: TrainResult) -> render.Report:
 
 def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
-    act: Annotated[Optional[str], typer.Option(help="Hidden activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid.")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", "; relu'(0) = 0 as in PyTorch", what=" of the hidden layers")] = None,
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`).")] = None,
-    cost: Annotated[Optional[str], typer.Option(help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic.")] = None,
+    init: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`).")] = None,
+    cost: Annotated[Optional[str], typer.Option(metavar="NAME", help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
+    data: Annotated[Optional[str], typer.Option(metavar="NAME", help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic.")] = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0, default 0.1).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=f"Passes over the training set (1 to {training.MAX_EPOCHS}, default 10).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Mini-batch size (>= 1, default 10; at most the training set).")] = None,
-    clip_mode: Annotated[Optional[str], typer.Option(help="Clip every step's gradient: value, norm (per tensor), global-norm (all tensors) or adaptive (unit-wise, lambda = the threshold); see `gradsim clip`. Default none.")] = None,
-    clip_threshold: Annotated[Optional[float], typer.Option(callback=finite, help="Threshold (> 0) for --clip-mode.")] = None,
+    clip_mode: Annotated[Optional[str], typer.Option(metavar="MODE", help="Clip every step's gradient: value, norm (per tensor), global-norm (all tensors) or adaptive (unit-wise, lambda = the threshold); see `gradsim clip`. Default none.")] = None,
+    clip_threshold: Annotated[Optional[float], typer.Option(callback=finite, help="Threshold (> 0) for --clip-mode (no default: a --clip-mode needs one).")] = None,
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
@@ -153,7 +165,7 @@ def train(
 
     Example: gradsim train
 
-    Example: gradsim train --act relu --init he --epochs 30 --plot speeds.png
+    Example: gradsim train --act relu --init he --epochs 5 --plot speeds.png
     """
     with usage_errors(), progress("training") as tick:
         result = training.train(hidden=hidden, act=act, init=init, cost=cost, data=data, lr=lr, epochs=epochs,

@@ -10,7 +10,7 @@ import typer
 
 from .. import chain, render
 from ..chain import ChainResult
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, usage_errors
 
 SPEC_HELP = "a number for every layer, a comma list of DEPTH numbers, normal[:MEAN,STD] or uniform:LO,HI"
 
@@ -89,13 +89,13 @@ def report(r: ChainResult) -> render.Report:
 
 def vanish(
     depth: Annotated[Optional[int], typer.Option(min=1, max=chain.MAX_DEPTH, help="Number of layers (default 4, as in Nielsen).")] = None,
-    act: Annotated[Optional[str], typer.Option(help="Activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid.")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid", "; relu'(0) = 0 as in PyTorch")] = None,
     alpha: AlphaOpt = None,
     weights: Annotated[Optional[str], typer.Option(metavar="SPEC", help=f"Weights: {SPEC_HELP}. Default normal (N(0,1)).")] = None,
     biases: Annotated[Optional[str], typer.Option(metavar="SPEC", help=f"Biases: {SPEC_HELP}, or zero-z (b_j = -w_j a_(j-1), so z_j = 0). Default normal.")] = None,
     input: Annotated[Optional[float], typer.Option("--input", callback=finite, help="The input a_0 (default 1).")] = None,
     target: Annotated[Optional[float], typer.Option(callback=finite, help="Target of C = (a_L - target)^2 / 2 (default 0); inside the activation's range.")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="nielsen-vanish (N(0,1) weights and biases) or nielsen-explode (weights 100, zero-z biases: every gain is 25). Other options override it.")] = None,
+    preset: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen-vanish (N(0,1) weights and biases) or nielsen-explode (weights 100, zero-z biases: every gain is 25). Other options override it.")] = None,
     seed: SeedOpt = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Also show Nielsen's speed of learning, the one-step change -lr dC/db.")] = None,
     fmt: FormatOpt = "table",

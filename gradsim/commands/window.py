@@ -8,7 +8,7 @@ import typer
 
 from .. import render
 
-from ..options import AlphaOpt, FormatOpt, PlotOpt, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, act_option, usage_errors
 from ..window import WindowResult
 from ..window import window as nielsen_window
 
@@ -71,8 +71,7 @@ def report(r: WindowResult) -> render.Report:
 
 
 def window(
-    act: Annotated[str, typer.Option(help="Activation (see `gradsim acts`); sigmoid has the closed form, "
-                                          "others are done numerically.")] = "sigmoid",
+    act: Annotated[str, act_option("sigmoid", "; sigmoid has the closed form, the others are done numerically")] = "sigmoid",
     alpha: AlphaOpt = None,
     abs_w: Annotated[Optional[str], typer.Option("--abs-w", metavar="W1,W2,...",
                                                  help="The |w| values of the table (default: from where the "
