@@ -10,12 +10,12 @@ C = ||h_T - y||^2 / 2 (cost last) or the sum of ||h_t - y||^2 / 2 over every ste
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
-from . import activations, chain
+from . import activations, chain, clipping
 from .activations import Activation
 from .errors import GradsimError
 
@@ -36,7 +36,7 @@ INITS = ("gaussian", "orthogonal")
 
 #: Defaults of each mode: the plain run shows sigmoid vanishing (|w| < 4); the LSTM is set beside a tanh RNN.
 DEFAULTS = dict(act="sigmoid", weight=3.0, input_weight=1.0, bias=0.0, h0=0.0, steps=50, input="pulse", units=1,
-                radius=1.0, init="gaussian", cell="rnn", forget_bias=1.0, cost="last", target=0.0)
+                radius=1.0, init="gaussian", cell="rnn", forget_bias=1.0, gate_weight=0.0, cost="last", target=0.0)
 LSTM_DEFAULTS = dict(act="tanh", weight=0.9, steps=100)
 
 
@@ -212,7 +212,7 @@ class RnnResult:
     cost: str
     target: float
     seed: int | None
-    weight: float  # the scalar w (the gate weight for the LSTM); nan for N units
+    weight: float  # the scalar w (of the RNN beside the LSTM); nan for N units
     input_weight: float
     bias: float
     h0: float
@@ -268,24 +268,21 @@ def _signed_sum_log10(sign: np.ndarray, ln: np.ndarray) -> float | None:
 def _why_scalar(act: Activation, w: float, b: Bounds, name: str) -> str:
     peak = b.gamma
     if name == "vanishing" and b.vanishing_guaranteed:
-        return (f"every factor |w f'(z_t)| <= |w| max|f'| = {abs(w):g} x {peak:.4g} < 1 (Hochreiter 1991; Bengio et al. "
-                f"1994: for {act.name}, |w| < {1 / peak:.4g}), so the gradient shrinks at every step.")
+        return (f"every factor |w f'(z_t)| <= |w| max|f'| = {abs(w):g} x {peak:.4g} < 1,\n"
+                "so the gradient shrinks at every step.")
     if name == "exploding":
-        return (f"|w| = {abs(w):g} > 1/max|f'| = {1 / peak:.4g}, the necessary condition for exploding (Pascanu et al. "
-                "2013), and the states stay where |w f'(z_t)| > 1.")
+        return (f"|w| = {abs(w):g} > 1/max|f'| = {1 / peak:.4g}, and the states stay where |w f'(z_t)| > 1.")
     if not b.vanishing_guaranteed:
-        return (f"|w| = {abs(w):g} > 1/max|f'| = {1 / peak:.4g}, so exploding is possible, but the states sit where "
-                f"|w f'(z_t)| is small (f' shrinks away from its peak).")
+        return (f"|w| = {abs(w):g} > 1/max|f'| = {1 / peak:.4g}, so exploding is possible,\n"
+                "but the states sit where |w f'(z_t)| is small (f' shrinks away from its peak).")
     return "the factors |w f'(z_t)| multiply to within a factor of 10 of 1 over the run."
 
 
 def _why_vector(b: Bounds, name: str) -> str:
-    cond = (f"largest singular value of W {b.largest_singular_value:.4g} "
-            f"{'<' if b.vanishing_guaranteed else '>='} 1/gamma = {1 / b.gamma:.4g}")
     if b.vanishing_guaranteed:
-        return f"{cond}: Pascanu et al.'s sufficient condition for vanishing holds, ||J_t|| < 1 at every step."
-    return (f"{cond}: the necessary condition for exploding holds (it is not sufficient); "
-            f"the measured gradient is {name}.")
+        return "every ||J_t|| <= sigma_max(W) max|f'| < 1, so the gradient shrinks at every step."
+    return (f"sigma_max(W) max|f'| = {b.largest_singular_value * b.gamma:.4g} >= 1 allows growth;\n"
+            f"the product of the Jacobians measured here is {name}.")
 
 
 # ---------------------------------------------------------------- the runs
@@ -470,32 +467,34 @@ def _suffix_log10(ln: np.ndarray) -> np.ndarray:
 
 
 def run_lstm(act: Activation, w: float, u: float, b: float, b_forget: float, h_init: float, x: np.ndarray,
-             target: float = 0.0, cost: str = "last", **labels) -> RnnResult:
-    """The LSTM cell's BPTT and its carousel prod f_t, beside the vanilla RNN h_t = f(w h + u x + b)."""
-    fw = lstm_forward(w, u, b, b_forget, x, h_init)
+             target: float = 0.0, cost: str = "last", gate_weight: float = 0.0, **labels) -> RnnResult:
+    """The LSTM cell (recurrent weight `gate_weight` into its gates) with its carousel prod f_t, beside the
+    vanilla RNN h_t = f(w h + u x + b)."""
+    fw = lstm_forward(gate_weight, u, b, b_forget, x, h_init)
     every = cost == "every"
-    g = lstm_backward(w, fw, target, every)
-    last = g if not every else lstm_backward(w, fw, target, False)
+    g = lstm_backward(gate_weight, fw, target, every)
+    last = g if not every else lstm_backward(gate_weight, fw, target, False)
     with np.errstate(divide="ignore"):
         ln_c = g.ln_norm + np.log(np.abs(g.unit[:, 0]))
         ln_h = g.ln_norm + np.log(np.abs(g.unit[:, 1]))
         log10_f = fw.ln_f / LN10
-    name, ratio, per_step = _regime(last.ln_norm / LN10)
+    with np.errstate(divide="ignore"):
+        name, ratio, per_step = _regime((last.ln_norm + np.log(np.abs(last.unit[:, 0]))) / LN10)
     vanilla = run_recurrent(act, np.array([[w]]), np.array([u]), np.array([b]), np.array([h_init]), x, target, cost,
                             **{**labels, "cell": "rnn", "weight": w, "radius": None, "init": None, "forget_bias": None})
     parts = LstmParts(fw.c[1:], fw.f, _suffix_log10(fw.ln_f), ln_c / LN10,
                       _suffix_log10(vanilla.log10_factor * LN10), vanilla.log10_grad_h)
     carousel = float(parts.log10_carousel[0])
-    why = (f"the gradient along the cell state is the product of forget gates, 10^({carousel:.3g}) from step 1 to "
-           f"{len(x)} (Hochreiter & Schmidhuber 1997: the constant error carousel when f_t = 1); the {act.name} RNN's "
-           f"product of w f'(z_t) is 10^({float(parts.vanilla_log10_product[0]):.3g}).")
+    why = (f"along the cell state the gradient meets the forget gates only: prod f_t = 10^({carousel:.3g})\n"
+           f"from step 1 to {len(x)}, the constant error carousel (Hochreiter & Schmidhuber 1997) when f_t = 1;\n"
+           f"the {act.name} RNN's prod |w f'(z_t)| is 10^({float(parts.vanilla_log10_product[0]):.4g}).")
     with np.errstate(divide="ignore"):
         return RnnResult(activation=act.name, alpha=act.alpha, units=1, steps=len(x), x=x, h=fw.h[1:],
                          log10_h=np.log10(np.abs(fw.h[1:])), factor=fw.f, log10_factor=log10_f,
                          log10_grad_h=ln_h / LN10, sign_grad_h=np.sign(g.unit[:, 1]), log10_grad_w=ln_c / LN10,
                          grad_w_total=None, grad_b_total=None, regime=name, log10_ratio=ratio,
                          log10_factor_per_step=per_step, bounds=None, why=why, lstm=parts, cost=cost,
-                         target=target, **labels)
+                         target=target, extra=dict(gate_weight=gate_weight), **labels)
 
 
 # ---------------------------------------------------------------- the entry point
@@ -532,7 +531,8 @@ def check(s: dict) -> dict:
     """Every option of a run checked; returns them normalised."""
     out = dict(s)
     for key, option in (("weight", "--weight"), ("input_weight", "--input-weight"), ("bias", "--bias"),
-                        ("h0", "--h0"), ("forget_bias", "--forget-bias"), ("target", "--target")):
+                        ("h0", "--h0"), ("forget_bias", "--forget-bias"), ("gate_weight", "--gate-weight"),
+                        ("target", "--target")):
         out[key] = _check_param(s[key], option)
     out["steps"] = _check_int(s["steps"], 1, MAX_STEPS, "--steps")
     out["units"] = _check_int(s["units"], 1, MAX_UNITS, "--units")
@@ -558,35 +558,94 @@ def as_activation(act: Activation | str | None, alpha: float | None, default: st
     return activations.get(act or default, alpha)
 
 
+SURFACE_DEFAULTS = dict(weight=6.0, bias=-3.2, input="const:0", target=0.7, lr=1.0, epochs=30,
+                        clip_threshold=0.5, clip_mode="norm")
+TRAIN_DEFAULTS = dict(act="tanh", units=8, steps=20, radius=1.0, lr=0.1, epochs=30, clip_threshold=1.0, clip_mode="all")
+
+
+def _mode_settings(surface: bool, train: bool, given: dict) -> dict:
+    """The defaults of the mode with every option given on top."""
+    if surface and train:
+        raise GradsimError("choose one of --surface and --train", option="--train")
+    extra = SURFACE_DEFAULTS if surface else TRAIN_DEFAULTS if train else {}
+    s = settings(**{**extra, **{k: v for k, v in given.items() if v is not None}})
+    if surface or train:
+        flag = "--surface" if surface else "--train"
+        if s["cell"] != "rnn":
+            raise GradsimError(f"{flag} runs the plain RNN; leave out --cell lstm", option="--cell")
+        if surface and s["units"] != 1:
+            raise GradsimError("the surface is of the one-unit RNN; leave --units at 1", option="--units")
+    else:
+        for key in ("lr", "epochs", "clip_mode", "clip_threshold"):
+            if given.get(key) is not None:
+                raise GradsimError("it sets the descent of --surface or the training of --train; give one of them",
+                                   option="--" + key.replace("_", "-"))
+    return s
+
+
 def rnn(act: Activation | str | None = None, alpha: float | None = None, weight: float | None = None,
         input_weight: float | None = None, bias: float | None = None, h0: float | None = None,
         steps: int | None = None, input: str | None = None, units: int | None = None, radius: float | None = None,
         init: str | None = None, cell: str | None = None, forget_bias: float | None = None,
-        cost: str | None = None, target: float | None = None, seed: int | None = None) -> RnnResult:
+        gate_weight: float | None = None, cost: str | None = None, target: float | None = None, seed: int | None = None, surface: bool = False,
+        train: bool = False, clip_mode: str | None = None, clip_threshold: float | None = None,
+        lr: float | None = None, epochs: int | None = None, w_range=None, b_range=None, grid: int | None = None,
+        progress: Callable[[int, int], None] | None = None) -> RnnResult:
     """Gradients through time of a one-unit or N-unit RNN, or of an LSTM cell (see the module docstring).
 
-    Defaults: sigmoid, w = 3, u = 1, b = 0, h0 = 0, T = 50, a pulse at t = 1, C = h_T^2 / 2 (target 0);
-    with cell lstm: a tanh RNN beside it, w = 0.9, T = 100, forget bias 1.
+    Defaults: sigmoid, w = 3, u = 1, b = 0, h0 = 0, T = 50, a pulse at t = 1, C = h_T^2 / 2 (target 0), seed 0;
+    cell lstm: gates that see x_t only (gate_weight 0), forget bias 1, T = 100, a tanh RNN with w = 0.9 beside it. `surface`: C(w, b) of the one-unit
+    RNN (start w = 6, b = -3.2, y = 0.7) with descent unclipped and clipped; `train`: the memory task.
     """
-    s = check(settings(weight=weight, input_weight=input_weight, bias=bias, h0=h0, steps=steps, input=input,
-                       units=units, radius=radius, init=init, cell=cell, forget_bias=forget_bias, cost=cost,
-                       target=target))
-    activation = as_activation(act, alpha, s["act"])
+    given = dict(act=act, weight=weight, input_weight=input_weight, bias=bias, h0=h0, steps=steps, input=input,
+                 units=units, radius=radius, init=init, cell=cell, forget_bias=forget_bias, gate_weight=gate_weight, cost=cost,
+                 target=target, clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs)
+    s = _mode_settings(surface, train, given)
+    activation = as_activation(s["act"] if isinstance(act, str) or act is None else act, alpha, s["act"])
+    s = check(s)
+    seed = 0 if seed is None else seed
     rng = np.random.default_rng(seed)
-    x = inputs(s["input"], s["steps"], rng)
     labels = dict(cell=s["cell"], input=s["input"], seed=seed, input_weight=s["input_weight"], bias=s["bias"],
                   h0=s["h0"])
     if s["cell"] == "lstm":
+        x = inputs(s["input"], s["steps"], rng)
         return run_lstm(activation, s["weight"], s["input_weight"], s["bias"], s["forget_bias"], s["h0"], x,
-                        s["target"], s["cost"], weight=s["weight"], radius=None, init=None,
+                        s["target"], s["cost"], s["gate_weight"], weight=s["weight"], radius=None, init=None,
                         forget_bias=s["forget_bias"], **labels)
     n = s["units"]
     if n == 1:
         w, u = np.array([[s["weight"]]]), np.array([s["input_weight"]])
         extra = dict(weight=s["weight"], radius=None, init=None)
-    else:
+    else:  # with --train, the network that training starts from
         w = recurrent_matrix(n, s["radius"], s["init"], rng)
         u = s["input_weight"] * rng.standard_normal(n)
         extra = dict(weight=math.nan, radius=s["radius"], init=s["init"])
-    return run_recurrent(activation, w, u, np.full(n, s["bias"]), np.full(n, s["h0"]), x, s["target"], s["cost"],
-                         forget_bias=None, **extra, **labels)
+    x = inputs(s["input"], s["steps"], rng)
+    r = run_recurrent(activation, w, u, np.full(n, s["bias"]), np.full(n, s["h0"]), x, s["target"], s["cost"],
+                      forget_bias=None, **extra, **labels)
+    if surface:
+        from . import rnn_surface
+
+        modes = _clip_modes(s["clip_mode"])
+        found = rnn_surface.surface(activation, x, s["input_weight"], s["h0"], s["target"], (s["weight"], s["bias"]),
+                                    modes, s["lr"], s["epochs"], s["clip_threshold"], w_range, b_range,
+                                    rnn_surface.GRID if grid is None else grid)
+        return replace(r, surface=found)
+    if train:
+        from . import rnn_train
+
+        found = rnn_train.train(activation, w, u, s["steps"], s["bias"], s["h0"], s["lr"], s["epochs"],
+                                s["clip_threshold"], _clip_modes(s["clip_mode"]), seed, progress)
+        return replace(r, training=found)
+    return r
+
+
+def _clip_modes(mode: str) -> tuple[str, ...]:
+    """--clip-mode: one of gradsim clip's modes, or all."""
+    key = str(mode).strip().lower()
+    if key == "all":
+        return clipping.MODES
+    if key not in clipping.MODES:
+        raise GradsimError(f"unknown mode {mode!r}; choose from {', '.join(clipping.MODES)} or all",
+                           option="--clip-mode")
+    return (key,)

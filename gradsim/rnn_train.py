@@ -15,7 +15,6 @@ import numpy as np
 from . import clipping
 from .activations import Activation
 from .errors import GradsimError
-from .rnn import recurrent_matrix
 
 SEQUENCES, BATCH, NOISE = 64, 8, 0.5
 MAX_EPOCHS = 2_000
@@ -121,20 +120,10 @@ def _run(act: Activation, p0: list[np.ndarray], x: np.ndarray, y: np.ndarray, h0
     return TrainRun(mode, costs, accuracy, top, log_top, int(clipped), taken, diverged)
 
 
-def modes_of(mode: str | None) -> tuple[str, ...]:
-    key = (mode or "all").strip().lower()
-    if key == "all":
-        return clipping.MODES
-    if key not in clipping.MODES:
-        raise GradsimError(f"unknown mode {mode!r}; choose from {', '.join(clipping.MODES)} or all",
-                           option="--clip-mode")
-    return (key,)
-
-
-def train(act: Activation, steps: int, units: int, radius: float, init: str, input_weight: float, bias: float,
-          h0: float, lr: float, epochs: int, threshold: float, modes: Sequence[str], seed: int | None,
+def train(act: Activation, w: np.ndarray, u: np.ndarray, steps: int, bias: float, h0: float, lr: float, epochs: int,
+          threshold: float, modes: Sequence[str], seed: int,
           progress: Callable[[int, int], None] | None = None) -> Training:
-    """The same network and data trained unclipped and with each mode (same seed, same mini-batches)."""
+    """The network with initial W and U trained unclipped and with each mode (same data, same mini-batches)."""
     if not (math.isfinite(lr) and lr > 0):
         raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= MAX_EPOCHS:
@@ -142,13 +131,13 @@ def train(act: Activation, steps: int, units: int, radius: float, init: str, inp
     if not (math.isfinite(threshold) and threshold > 0):
         raise GradsimError(f"the threshold must be a finite number > 0, got {threshold}", option="--clip-threshold")
     runs_n = len(modes) + 1
-    if steps * epochs * runs_n * max(1, units // 16) > MAX_WORK:
+    if steps * epochs * runs_n * max(1, w.shape[0] // 16) > MAX_WORK:
         raise GradsimError(f"{steps} steps x {epochs} epochs x {runs_n} runs is too long a training; "
                            f"keep steps x epochs x runs <= {MAX_WORK:,}", option="--epochs")
-    rng = np.random.default_rng(seed)
+    units = w.shape[0]
+    rng = np.random.default_rng([seed, 2])
     x, y = task(steps, rng)
-    p0 = [recurrent_matrix(units, radius, init, rng), input_weight * rng.standard_normal(units),
-          np.full(units, bias), rng.standard_normal(units) / math.sqrt(units), np.zeros(1)]
+    p0 = [w, u, np.full(units, bias), rng.standard_normal(units) / math.sqrt(units), np.zeros(1)]
     total, done = epochs * runs_n, [0]
 
     def tick() -> None:
@@ -156,6 +145,6 @@ def train(act: Activation, steps: int, units: int, radius: float, init: str, inp
         if progress is not None:
             progress(done[0], total)
 
-    runs = tuple(_run(act, p0, x, y, h0, m, lr, epochs, threshold, np.random.default_rng([seed or 0, 1]),
+    runs = tuple(_run(act, p0, x, y, h0, m, lr, epochs, threshold, np.random.default_rng([seed, 1]),
                       tick) for m in ("none", *modes))
     return Training(steps, units, lr, epochs, threshold, runs)
