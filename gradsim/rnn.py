@@ -563,6 +563,12 @@ SURFACE_DEFAULTS = dict(weight=6.0, bias=-3.2, input="const:0", target=0.7, lr=1
 TRAIN_DEFAULTS = dict(act="tanh", units=8, steps=20, radius=1.0, lr=0.1, epochs=30, clip_threshold=1.0, clip_mode="all")
 
 
+def _surface_only(surface: bool, **given) -> None:
+    for key, value in given.items():
+        if value is not None and not surface:
+            raise GradsimError("it shapes the grid of --surface; give --surface", option="--" + key.replace("_", "-"))
+
+
 def _mode_settings(surface: bool, train: bool, given: dict) -> dict:
     """The defaults of the mode with every option given on top."""
     if surface and train:
@@ -601,6 +607,7 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
                  units=units, radius=radius, init=init, cell=cell, forget_bias=forget_bias, gate_weight=gate_weight, cost=cost,
                  target=target, clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs)
     s = _mode_settings(surface, train, given)
+    _surface_only(surface, w_range=w_range, b_range=b_range, grid=grid)
     activation = as_activation(s["act"] if isinstance(act, str) or act is None else act, alpha, s["act"])
     s = check(s)
     seed = 0 if seed is None else seed

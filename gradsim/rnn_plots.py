@@ -111,7 +111,7 @@ def training_figure(r):
         shown = np.where(run.costs > 0, run.costs, np.nan)
         name = "no clipping" if run.mode == "none" else run.mode
         extra = f", diverged at epoch {run.diverged_at}" if run.diverged_at else ""
-        ax.plot(np.arange(len(run.costs)), shown, "-", color=colour, lw=2 if run.mode == "none" else 1.3,
+        ax.plot(np.arange(len(run.costs)), shown, color=colour, lw=2 if run.mode == "none" else 1.3,
                 ls="--" if run.mode == "global-norm" else "-",
                 label=f"{name}: max ||g|| {10 ** min(run.log10_max_grad_norm, 300):.3g}{extra}")
     ax.axhline(0.5, color="gray", ls=":", lw=1, label="0.5: output 0 (nothing remembered)")
