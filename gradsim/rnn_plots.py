@@ -22,7 +22,8 @@ def time_figure(r):
     """log10 ||dC/dh_t|| against t, and the per-step factor beside it (the line |factor| = 1 dashed)."""
     t = np.arange(1, r.steps + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    left.plot(t, _finite(r.log10_grad_h), _line_style(r.steps), ms=3, label=r"$\|\partial C/\partial h_t\|$")
+    name = r"$|\partial C/\partial h_t|$" if r.units == 1 else r"$\|\partial C/\partial h_t\|$"
+    left.plot(t, _finite(r.log10_grad_h), _line_style(r.steps), ms=3, label=name)
     if r.units == 1:
         left.plot(t, _finite(r.log10_grad_w), "--", alpha=0.7, label=r"$|\partial C/\partial w|$ from step t")
     power_of_ten_axis(left)
@@ -33,14 +34,16 @@ def time_figure(r):
     left.set_title(f"BPTT, {r.activation} RNN, {r.units} unit{'s' if r.units > 1 else ''}, T {r.steps}: "
                    f"{r.regime}{per}")
     left.legend(fontsize=9)
-    right.plot(t, _finite(r.log10_factor), _line_style(r.steps), ms=3, color="tab:orange")
-    right.axhline(0.0, color="gray", ls="--", lw=1, label="factor 1")
-    if r.bounds is not None:
-        bound = np.log10(r.bounds.largest_singular_value * r.bounds.gamma) if r.bounds.largest_singular_value else None
-        if bound is not None and np.isfinite(bound):
-            right.axhline(bound, color="tab:red", ls=":", lw=1.2,
-                          label=f"bound {'|w|' if r.units == 1 else 'sigma_max(W)'} max|f'| = {10 ** bound:.3g}")
-    power_of_ten_axis(right)
+    with np.errstate(over="ignore", under="ignore"):
+        factor = 10.0 ** _finite(r.log10_factor)
+    right.plot(t, np.where(factor > 0, factor, np.nan), _line_style(r.steps), ms=3, color="tab:orange",
+               label="measured")
+    right.axhline(1.0, color="gray", ls="--", lw=1, label="factor 1")
+    bound = r.bounds.largest_singular_value * r.bounds.gamma
+    if bound > 0:
+        right.axhline(bound, color="tab:red", ls=":", lw=1.2,
+                      label=f"bound {'|w|' if r.units == 1 else 'sigma_max(W)'} max|f'| = {bound:.3g}")
+    right.set_yscale("log")
     right.set_xlabel("time step t")
     right.set_ylabel("|w f'(z_t)|" if r.units == 1 else r"$\|\mathrm{diag}\,f'(z_t)\,W\|_2$")
     right.set_title("per-step factor")
@@ -63,7 +66,7 @@ def lstm_figure(r):
             label=f"{r.activation} RNN " + r"$\prod_{k>t} |w f'(z_k)|$" + f", w = {r.weight:g}")
     power_of_ten_axis(ax)
     ax.set_xlabel("time step t")
-    ax.set_ylabel("factor from step t to T (log scale)")
+    ax.set_ylabel("product from step t to T, or gradient (log scale)")
     ax.set_title(f"Constant error carousel (Hochreiter & Schmidhuber 1997): forget bias {r.forget_bias:g}, T {r.steps}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9)
@@ -81,7 +84,8 @@ def surface_figure(r):
     bar = fig.colorbar(grad, ax=right, label=r"$\|\nabla C\|$ (log scale)")
     bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
     for ax in (left, right):
-        ax.plot(s.wall_w, s.wall_b, ".", ms=2.5, color="white", label=r"wall: fixed point with $|w f'| = 1$")
+        ax.plot(s.wall_w, s.wall_b, "o", ms=2.5, color="white", mec="black", mew=0.3,
+                label=r"wall: a fixed point with $|w f'(w h^* + b)| = 1$")
         for tr in s.trajectories:
             colour = "tab:red" if tr.mode == "none" else CLIP_STYLES.get(tr.mode, ("tab:cyan", "o"))[0]
             if tr.mode == "norm":
