@@ -1,4 +1,4 @@
-"""Recurrent nets through time: backpropagation through time (BPTT) in log space, and an LSTM cell's carousel.
+"""Recurrent nets through time: one unit or N units, the textbook bounds beside the measurement, and the entry point.
 
 one unit:  z_t = w h_(t-1) + u x_t + b,  h_t = f(z_t)      (Nielsen's chain with one weight shared by every layer)
 N units:   z_t = W h_(t-1) + U x_t + b,  h_t = f(z_t)
@@ -17,9 +17,10 @@ import numpy as np
 
 from . import activations, chain, clipping
 from .activations import Activation
+from .bptt import (LN10, VectorForward, ln_grad_z, ln_row_norms, recurrent_backward, scalar_backward,
+                   scalar_forward, vector_forward)
 from .errors import GradsimError
 
-LN10 = math.log(10.0)
 MAX_STEPS = 100_000
 MAX_UNITS = 256
 #: steps x units^3 (one SVD per step for the Jacobian norms) above which a vector run is refused.
@@ -27,8 +28,6 @@ MAX_WORK = 3e9
 #: |w|, |u|, |b|, |h0|, the forget bias and the target stay within this.
 MAX_PARAM = 1e6
 MAX_RADIUS = 1e3
-#: ln|z| above which a state is carried by sign and log magnitude (f from its asymptote).
-LN_BIG = 650.0
 INPUTS = ("const:V", "pulse", "noise")
 CELLS = ("rnn", "lstm")
 COSTS = ("last", "every")
@@ -72,119 +71,11 @@ def recurrent_matrix(units: int, radius: float, init: str, rng: np.random.Genera
     return w * (radius / float(np.max(np.abs(np.linalg.eigvals(w)))))
 
 
-# ---------------------------------------------------------------- BPTT in log space
-@dataclass(frozen=True)
-class Backward:
-    """dC/dh_t = e^(ln_norm_t) unit_t for t = 1..T (unit_t a unit vector, or 0 where the gradient is exactly 0)."""
-
-    ln_norm: np.ndarray  # (T,)
-    unit: np.ndarray  # (T, n)
-
-
-def _unit(v: np.ndarray) -> tuple[float, np.ndarray]:
-    """(ln||v||, v / ||v||), with (-inf, 0) for a zero vector."""
-    top = float(np.max(np.abs(v)))
-    if top == 0 or not math.isfinite(top):
-        return -math.inf, np.zeros_like(v)
-    v = v / top
-    n = float(np.linalg.norm(v))
-    return math.log(top) + math.log(n), v / n
-
-
-def _add(a: tuple[float, np.ndarray], b: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
-    """e^la ua + e^lb ub, as (ln norm, unit vector)."""
-    (la, ua), (lb, ub) = a, b
-    if lb == -math.inf:
-        return a
-    if la == -math.inf:
-        return b
-    top = max(la, lb)
-    ln, u = _unit(math.exp(la - top) * ua + math.exp(lb - top) * ub)
-    return top + ln, u
-
-
-def bptt(steps: int, pullback: Callable[[int, np.ndarray], tuple[float, np.ndarray]],
-         error: Callable[[int], tuple[float, np.ndarray]], every: bool) -> Backward:
-    """g_T = e_T; g_(t-1) = J_t^T g_t (+ e_(t-1) if every), each g as ln norm and unit vector (no under/overflow).
-
-    pullback(t, u) = (ln k, p) with J_t^T u = e^(ln k) p; error(t) = (ln||h_t - y||, unit vector); t is 0-based.
-    """
-    n = error(steps - 1)[1].size
-    ln_norm, unit = np.empty(steps), np.empty((steps, n))
-    g = error(steps - 1)
-    for t in range(steps - 1, -1, -1):
-        ln_norm[t], unit[t] = g
-        if t == 0:
-            break
-        if g[0] == -math.inf:
-            g = (-math.inf, np.zeros(n))
-        else:
-            ln_k, p = pullback(t, g[1])
-            ln_p, u = _unit(p)
-            g = (g[0] + ln_k + ln_p, u)
-        if every:
-            g = _add(g, error(t - 1))
-    return Backward(ln_norm, unit)
-
-
-def _regime(log10_grad: np.ndarray) -> tuple[str, float | None, float | None]:
+def regime_of(log10_grad: np.ndarray) -> tuple[str, float | None, float | None]:
     """As `vanish` per layer: vanishing if |dC/dh_1| < |dC/dh_T| / 10, exploding if > 10 |dC/dh_T|."""
     name, ratio, _ = chain.regime(log10_grad)
     per_step = None if ratio is None or len(log10_grad) < 2 else ratio / (len(log10_grad) - 1)
     return name, ratio, per_step
-
-
-# ---------------------------------------------------------------- the forward passes
-@dataclass(frozen=True)
-class VectorForward:
-    """States carried as sign and ln|.| (so relu with radius > 1 keeps its size); f'(z) as sign and ln|.|."""
-
-    sign_h: np.ndarray  # (T+1, N), row 0 is h_0
-    ln_h: np.ndarray
-    sign_dact: np.ndarray  # (T, N)
-    ln_dact: np.ndarray
-
-
-def _big_f(act: Activation, sign: np.ndarray, ln_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sign and ln|f(z)| for |z| = e^ln_z beyond float64 (f from its asymptote, as the chain does)."""
-    pairs = [chain._huge_a(act, float(s), float(lz)) for s, lz in zip(sign, ln_z)]
-    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-
-
-def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray) -> VectorForward:
-    """z_t = W h_(t-1) + c_t, h_t = f(z_t); h_t = e^s v_t with max|v_t| = 1 once |h_t| > 1."""
-    steps, units = c.shape
-    sign_h, ln_h = np.empty((steps + 1, units)), np.empty((steps + 1, units))
-    z_all = np.empty((steps, units))
-    s, v = 0.0, h0.astype(float)
-    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        sign_h[0], ln_h[0] = np.sign(h0), np.log(np.abs(h0))
-        for t in range(steps):
-            a = w @ v
-            ln_wh = s + np.log(np.abs(a))
-            small = ln_wh < LN_BIG
-            z = np.where(small, np.sign(a) * np.exp(np.minimum(ln_wh, LN_BIG)) + c[t], np.sign(a) * np.inf)
-            h = act.f(z)
-            sh, lh = np.sign(h), np.log(np.abs(h))
-            if not small.all():
-                big = ~small
-                sh[big], lh[big] = _big_f(act, np.sign(a[big]), ln_wh[big])
-            z_all[t], sign_h[t + 1], ln_h[t + 1] = z, sh, lh
-            s = max(float(np.max(lh)), 0.0)
-            v = sh * np.exp(lh - s)
-    dact, ln_dact = chain.dact_and_log(act, z_all.ravel())
-    return VectorForward(sign_h, ln_h, np.sign(dact).reshape(steps, units), ln_dact.reshape(steps, units))
-
-
-def _state_error(sign_h: np.ndarray, ln_h: np.ndarray, target: float) -> tuple[float, np.ndarray]:
-    """h - y as (ln norm, unit vector); y is negligible beside a state beyond float64."""
-    top = float(np.max(ln_h))
-    if top < LN_BIG:
-        with np.errstate(under="ignore"):
-            return _unit(sign_h * np.exp(ln_h) - target)
-    with np.errstate(under="ignore"):
-        ln, u = _unit(sign_h * np.exp(ln_h - top))
-    return top + ln, u
 
 
 # ---------------------------------------------------------------- results
@@ -234,22 +125,10 @@ class RnnResult:
     log10_factor_per_step: float | None
     bounds: Bounds | None
     why: str
-    lstm: "LstmParts | None" = None
+    lstm: object | None = None  # gradsim.lstm.LstmParts
     surface: object | None = None
     training: object | None = None
     extra: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LstmParts:
-    """The LSTM's cell state, its carousel and the vanilla RNN beside it."""
-
-    c: np.ndarray
-    forget: np.ndarray
-    log10_carousel: np.ndarray  # log10 prod_(k>t) f_k: dc_T/dc_t along the cell state alone
-    log10_grad_c: np.ndarray  # log10 |dC/dc_t|
-    vanilla_log10_product: np.ndarray  # log10 prod_(k>t) |w f'(z_k)| of the vanilla RNN
-    vanilla_log10_grad_h: np.ndarray
 
 
 def _signed_sum_log10(sign: np.ndarray, ln: np.ndarray) -> float | None:
@@ -307,62 +186,6 @@ def _jacobian_log10_norms(w: np.ndarray, fw: VectorForward) -> np.ndarray:
         return np.where(np.isfinite(top), (np.log(out) + top) / LN10, -np.inf)
 
 
-def _scaled_dact(fw: VectorForward) -> tuple[np.ndarray, np.ndarray]:
-    """f'(z_t) / e^(top_t) and top_t = ln max|f'(z_t)| per step (0 where every f' is 0): no underflow."""
-    top = np.max(fw.ln_dact, axis=1)
-    with np.errstate(under="ignore", invalid="ignore"):
-        d = np.where(np.isfinite(top)[:, None], fw.sign_dact * np.exp(fw.ln_dact - top[:, None]), 0.0)
-    return d, top
-
-
-def _recurrent_backward(w: np.ndarray, fw: VectorForward, target: float, every: bool) -> Backward:
-    """BPTT through J_t = diag f'(z_t) W (f' scaled per step so that it never underflows)."""
-    steps = fw.ln_dact.shape[0]
-    d, top = _scaled_dact(fw)
-
-    def pullback(t: int, u: np.ndarray) -> tuple[float, np.ndarray]:
-        return float(top[t]), w.T @ (d[t] * u)
-
-    def error(t: int) -> tuple[float, np.ndarray]:
-        return _state_error(fw.sign_h[t + 1], fw.ln_h[t + 1], target)
-
-    return bptt(steps, pullback, error, every)
-
-
-def _scalar_backward(w: float, fw: VectorForward, target: float) -> Backward:
-    """One unit, cost last: dC/dh_t = (h_T - y) prod_(k>t) w f'(z_k), the product as a sum of logs (vectorised)."""
-    ln_e, u = _state_error(fw.sign_h[-1], fw.ln_h[-1], target)
-    with np.errstate(divide="ignore"):
-        ln_gain = math.log(abs(w)) + fw.ln_dact[:, 0] if w else np.full(len(fw.ln_dact), -np.inf)
-    sign_gain = np.sign(w) * fw.sign_dact[:, 0]
-    ln_g = ln_e + chain._suffix_sum(ln_gain)
-    sign = u[0] * chain._suffix_product(sign_gain)
-    return Backward(np.where(sign == 0, -np.inf, ln_g), sign[:, None])
-
-
-def _ln_grad_z(fw: VectorForward, g: Backward) -> np.ndarray:
-    """ln ||dC/dz_t|| = ln ||f'(z_t) * dC/dh_t||."""
-    d, top = _scaled_dact(fw)
-    with np.errstate(divide="ignore"):
-        return g.ln_norm + np.where(np.isfinite(top), top, -np.inf) + np.log(np.linalg.norm(d * g.unit, axis=1))
-
-
-def scalar_forward(act: Activation, w: float, c: np.ndarray, h_init: float) -> VectorForward:
-    """One unit: the chain's forward pass with w_t = w and b_t = u x_t + b (math on floats, sign and ln|.|)."""
-    fw = chain.forward(act, np.full(len(c), w), c, h_init)
-    dact, ln_dact = chain.dact_and_log(act, fw.z)
-    return VectorForward(fw.sign_a[:, None], fw.ln_abs_a[:, None], np.sign(dact)[:, None], ln_dact[:, None])
-
-
-def _norm_ln(sign: np.ndarray, ln: np.ndarray) -> np.ndarray:
-    """ln ||row|| for rows given as sign and ln|.|."""
-    top = np.max(ln, axis=1)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(under="ignore", divide="ignore"):
-        return safe + 0.5 * np.log(np.sum(np.where(sign != 0, np.exp(2 * (ln - safe[:, None])), 0.0), axis=1)) \
-            + np.where(np.isfinite(top), 0.0, -np.inf)
-
-
 def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, h_init: np.ndarray, x: np.ndarray,
                   target: float = 0.0, cost: str = "last", **labels) -> RnnResult:
     """Forward and BPTT through z_t = W h_(t-1) + U x_t + b; one unit when W is 1x1."""
@@ -370,15 +193,15 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
     c = np.outer(x, u) + b
     if units == 1:
         fw = scalar_forward(act, float(w[0, 0]), c[:, 0], float(h_init[0]))
-        last = _scalar_backward(float(w[0, 0]), fw, target)
+        last = scalar_backward(float(w[0, 0]), fw, target)
     else:
         fw = vector_forward(act, w, c, h_init)
-        last = _recurrent_backward(w, fw, target, False)
-    g = last if cost == "last" else _recurrent_backward(w, fw, target, True)
-    ln_dz = _ln_grad_z(fw, g)
+        last = recurrent_backward(w, fw, target, False)
+    g = last if cost == "last" else recurrent_backward(w, fw, target, True)
+    ln_dz = ln_grad_z(fw, g)
     log10_grad_h = g.ln_norm / LN10
-    name, ratio, per_step = _regime(last.ln_norm / LN10)
-    ln_h = _norm_ln(fw.sign_h, fw.ln_h)
+    name, ratio, per_step = regime_of(last.ln_norm / LN10)
+    ln_h = ln_row_norms(fw.sign_h, fw.ln_h)
     with np.errstate(over="ignore", divide="ignore"):
         h_shown = np.exp(ln_h[1:]) if units > 1 else fw.sign_h[1:, 0] * np.exp(fw.ln_h[1:, 0])
     bounds = _bounds(act, w)
@@ -402,99 +225,6 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
                          log10_grad_h=log10_grad_h, log10_grad_w=log10_grad_w, regime=name, log10_ratio=ratio,
                          log10_factor_per_step=per_step, bounds=bounds, why=why, cost=cost, target=target,
                          **scalar, **labels)
-
-
-# ---------------------------------------------------------------- the LSTM cell
-@dataclass(frozen=True)
-class LstmForward:
-    """Gates and states of one LSTM cell over T steps (index t-1 for step t; c[0], h[0] are the start)."""
-
-    i: np.ndarray
-    f: np.ndarray
-    o: np.ndarray
-    g: np.ndarray
-    c: np.ndarray  # (T+1,)
-    h: np.ndarray
-    ln_f: np.ndarray  # ln f_t = ln sigma(z_f), exact where f_t rounds to 1
-
-
-def lstm_forward(w: float, u: float, b: float, forget_bias: float, x: np.ndarray, h0: float = 0.0,
-                 c0: float = 0.0) -> LstmForward:
-    """i, f, o = sigma(w h + u x + b_gate), g = tanh(w h + u x + b), c_t = f c + i g, h_t = o tanh(c_t).
-
-    Every gate has the recurrent weight w and input weight u; the forget gate's bias is `forget_bias`.
-    """
-    steps = len(x)
-    i, f, o, g = (np.empty(steps) for _ in range(4))
-    zf = np.empty(steps)
-    c, h = np.empty(steps + 1), np.empty(steps + 1)
-    c[0], h[0] = c0, h0
-    sig = activations.sigmoid1
-    for t in range(steps):
-        pre = w * h[t] + u * x[t]
-        zf[t] = pre + forget_bias
-        i[t], f[t], o[t], g[t] = sig(pre + b), sig(zf[t]), sig(pre + b), math.tanh(pre + b)
-        c[t + 1] = f[t] * c[t] + i[t] * g[t]
-        h[t + 1] = o[t] * math.tanh(c[t + 1])
-    return LstmForward(i, f, o, g, c, h, activations.log_sigmoid(zf))
-
-
-def lstm_backward(w: float, fw: LstmForward, target: float, every: bool) -> Backward:
-    """BPTT for (dC/dc_t, dC/dh_t), the totals autograd gives; C = (h - y)^2 / 2 on the last or every step.
-
-    dC/dh_(t-1) = e_(t-1) + w (A_t dC/dc_t + B_t dC/dh_t),  A_t = g i' + i g' + c_(t-1) f',  B_t = tanh(c_t) o'
-    dC/dc_(t-1) = f_t dC/dc_t + o_(t-1) tanh'(c_(t-1)) dC/dh_(t-1)   (the carousel is the first term)
-    """
-    i, f, o, g, c = fw.i, fw.f, fw.o, fw.g, fw.c
-    a = g * i * (1 - i) + i * (1 - g * g) + c[:-1] * f * (1 - f)
-    bh = np.tanh(c[1:]) * o * (1 - o)
-    k = o * (1 - np.tanh(c[1:]) ** 2)  # dh_t/dc_t
-
-    def pullback(t: int, v: np.ndarray) -> tuple[float, np.ndarray]:
-        dh = w * (a[t] * v[0] + bh[t] * v[1])
-        return 0.0, np.array([f[t] * v[0] + k[t - 1] * dh, dh])
-
-    def error(t: int) -> tuple[float, np.ndarray]:
-        e = fw.h[t + 1] - target
-        return _unit(np.array([k[t] * e, e]))
-
-    return bptt(len(f), pullback, error, every)
-
-
-def _suffix_log10(ln: np.ndarray) -> np.ndarray:
-    """log10 prod_(k>t) e^(ln_k) for t = 1..T (1 at t = T)."""
-    return chain._suffix_sum(ln) / LN10
-
-
-def run_lstm(act: Activation, w: float, u: float, b: float, b_forget: float, h_init: float, x: np.ndarray,
-             target: float = 0.0, cost: str = "last", gate_weight: float = 0.0, **labels) -> RnnResult:
-    """The LSTM cell (recurrent weight `gate_weight` into its gates) with its carousel prod f_t, beside the
-    vanilla RNN h_t = f(w h + u x + b)."""
-    fw = lstm_forward(gate_weight, u, b, b_forget, x, h_init)
-    every = cost == "every"
-    g = lstm_backward(gate_weight, fw, target, every)
-    last = g if not every else lstm_backward(gate_weight, fw, target, False)
-    with np.errstate(divide="ignore"):
-        ln_c = g.ln_norm + np.log(np.abs(g.unit[:, 0]))
-        ln_h = g.ln_norm + np.log(np.abs(g.unit[:, 1]))
-        log10_f = fw.ln_f / LN10
-    with np.errstate(divide="ignore"):
-        name, ratio, per_step = _regime((last.ln_norm + np.log(np.abs(last.unit[:, 0]))) / LN10)
-    vanilla = run_recurrent(act, np.array([[w]]), np.array([u]), np.array([b]), np.array([h_init]), x, target, cost,
-                            **{**labels, "cell": "rnn", "weight": w, "radius": None, "init": None, "forget_bias": None})
-    parts = LstmParts(fw.c[1:], fw.f, _suffix_log10(fw.ln_f), ln_c / LN10,
-                      _suffix_log10(vanilla.log10_factor * LN10), vanilla.log10_grad_h)
-    carousel = float(parts.log10_carousel[0])
-    why = (f"along the cell state the gradient meets the forget gates only: prod f_t = 10^({carousel:.3g})\n"
-           f"from step 1 to {len(x)}, the constant error carousel (Hochreiter & Schmidhuber 1997) when f_t = 1;\n"
-           f"the {act.name} RNN's prod |w f'(z_t)| is 10^({float(parts.vanilla_log10_product[0]):.4g}).")
-    with np.errstate(divide="ignore"):
-        return RnnResult(activation=act.name, alpha=act.alpha, units=1, steps=len(x), x=x, h=fw.h[1:],
-                         log10_h=np.log10(np.abs(fw.h[1:])), factor=fw.f, log10_factor=log10_f,
-                         log10_grad_h=ln_h / LN10, sign_grad_h=np.sign(g.unit[:, 1]), log10_grad_w=ln_c / LN10,
-                         grad_w_total=None, grad_b_total=None, regime=name, log10_ratio=ratio,
-                         log10_factor_per_step=per_step, bounds=None, why=why, lstm=parts, cost=cost,
-                         target=target, extra=dict(gate_weight=gate_weight), **labels)
 
 
 # ---------------------------------------------------------------- the entry point
@@ -615,6 +345,8 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
     labels = dict(cell=s["cell"], input=s["input"], seed=seed, input_weight=s["input_weight"], bias=s["bias"],
                   h0=s["h0"])
     if s["cell"] == "lstm":
+        from .lstm import run_lstm
+
         x = inputs(s["input"], s["steps"], rng)
         return run_lstm(activation, s["weight"], s["input_weight"], s["bias"], s["forget_bias"], s["h0"], x,
                         s["target"], s["cost"], s["gate_weight"], weight=s["weight"], radius=None, init=None,

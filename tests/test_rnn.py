@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from gradsim import activations, rnn_surface
-from gradsim.rnn import lstm_forward, recurrent_matrix, rnn, run_lstm, run_recurrent
+from gradsim.lstm import lstm_forward, run_lstm
+from gradsim.rnn import recurrent_matrix, rnn, run_recurrent
 from gradsim.window import sigmoid_window_width, window_width
 
 SIG, TANH = activations.get("sigmoid"), activations.get("tanh")
