@@ -33,13 +33,13 @@ def _g(sign: float, log10_abs: float) -> str:
 def _title(r: RnnResult) -> str:
     if r.cell == "lstm":
         net = (f"LSTM cell (gate weight {r.extra['gate_weight']:g}, input weight {r.input_weight:g}, bias {r.bias:g}, "
-               f"forget bias {r.forget_bias:g}) beside a {r.activation} RNN with w {r.weight:g}")
+               f"forget bias {r.forget_bias:g})\nbeside a {r.activation} RNN with w {r.weight:g}")
     elif r.units == 1:
         net = (f"one-unit {r.activation} RNN h_t = f({r.weight:g} h + {r.input_weight:g} x_t "
                f"{'-' if r.bias < 0 else '+'} {abs(r.bias):g})")
     else:
-        net = f"{r.units}-unit {r.activation} RNN, W {r.init} with spectral radius {r.radius:g}, seed {r.seed}"
-    return f"{net} · T {r.steps} · input {r.input} · h0 {r.h0:g} · cost {r.cost} (target {r.target:g})"
+        net = f"{r.units}-unit {r.activation} RNN, W {r.init}, spectral radius {r.radius:g}, seed {r.seed}"
+    return f"{net} · T {r.steps} · x {r.input} · h0 {r.h0:g} · y {r.target:g}, cost {r.cost}"
 
 
 def _table(r: RnnResult) -> render.Table:
@@ -130,7 +130,7 @@ def _descent_table(r: RnnResult) -> render.Table:
 def _training_table(r: RnnResult) -> render.Table:
     tr = r.training
     epochs = len(tr.runs[0].costs) - 1
-    shown = sorted({0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, epochs} & set(range(epochs + 1)))
+    shown = sorted({0, 1, 5, 10, 20, 50, 100, 200, 500, 1000, epochs} & set(range(epochs + 1)))
     rows = []
     for run in tr.runs:
         rows.append([run.mode] + [render.num(run.costs[e], 3) for e in shown]
@@ -140,7 +140,7 @@ def _training_table(r: RnnResult) -> render.Table:
     return render.Table(["clipping"] + [str(e) for e in shown] + ["recalled", "max ||grad||", "clipped",
                                                                   "diverged"], rows,
                         title=f"Recall x_1 after {tr.steps - 1} noise steps ({tr.units} units, lr {tr.lr:g}, threshold "
-                              f"{tr.threshold:g}): mean cost after epoch 0, 1, 2, ...",
+                              f"{tr.threshold:g}): mean cost after epoch 0, 1, 5, ...",
                         justify=["left"] + ["right"] * (len(shown) + 4))
 
 
@@ -199,10 +199,12 @@ def report(r: RnnResult) -> render.Report:
         notes.append(f"dC/dw = {render.num(r.grad_w_total)}, dC/db = {render.num(r.grad_b_total)} (summed over t).")
     if r.surface is not None:
         tables += [_surface_table(r), _descent_table(r)]
-        notes.append("The wall: where h -> f(w h + b) has a fixed point with |w f'(w h* + b)| = 1 (Pascanu et al. "
-                     "2013, section 2.3); crossing it, h_T jumps between branches.")
+        notes += ["The wall: h -> f(w h + b) has a fixed point with |w f'(w h* + b)| = 1 (Pascanu et al. 2013,",
+                  "section 2.3); crossing it, h_T jumps from one branch to the other."]
     if r.training is not None:
         tables.append(_training_table(r))
+        notes = [f"Untrained: {_verdict(r)}.", "Cost 0.5: the output is 0, nothing remembered.",
+                 "Clipping caps each step; it cannot revive a vanished gradient."]
     keys = list(data["time"][0])
     return render.Report("rnn", data, title=_title(r), tables=tables, notes=notes, csv_headers=keys,
                          csv_rows=([row[k] for k in keys] for row in data["time"]))
