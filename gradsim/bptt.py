@@ -52,7 +52,8 @@ def add_scaled(a: tuple[float, np.ndarray], b: tuple[float, np.ndarray]) -> tupl
 
 
 def bptt(steps: int, pullback: Callable[[int, np.ndarray], tuple[float, np.ndarray]],
-         error: Callable[[int], tuple[float, np.ndarray]], every: bool) -> Backward:
+         error: Callable[[int], tuple[float, np.ndarray]], every: bool,
+         progress: Callable[[int, int], None] | None = None) -> Backward:
     """g_T = e_T; g_(t-1) = J_t^T g_t (+ e_(t-1) if every), each g as ln norm and unit vector (no under/overflow).
 
     pullback(t, u) = (ln k, p) with J_t^T u = e^(ln k) p; error(t) = (ln||h_t - y||, unit vector); t is 0-based.
@@ -61,6 +62,8 @@ def bptt(steps: int, pullback: Callable[[int, np.ndarray], tuple[float, np.ndarr
     ln_norm, unit = np.empty(steps), np.empty((steps, n))
     g = error(steps - 1)
     for t in range(steps - 1, -1, -1):
+        if progress is not None and t % 2000 == 0:
+            progress(steps - t, steps)
         ln_norm[t], unit[t] = g
         if t == 0:
             break
@@ -136,7 +139,8 @@ def scaled_dact(fw: VectorForward) -> tuple[np.ndarray, np.ndarray]:
     return d, top
 
 
-def recurrent_backward(w: np.ndarray, fw: VectorForward, target: float, every: bool) -> Backward:
+def recurrent_backward(w: np.ndarray, fw: VectorForward, target: float, every: bool,
+                       progress: Callable[[int, int], None] | None = None) -> Backward:
     """BPTT through J_t = diag f'(z_t) W (f' scaled per step so that it never underflows)."""
     steps = fw.ln_dact.shape[0]
     d, top = scaled_dact(fw)
@@ -147,7 +151,7 @@ def recurrent_backward(w: np.ndarray, fw: VectorForward, target: float, every: b
     def error(t: int) -> tuple[float, np.ndarray]:
         return state_error(fw.sign_h[t + 1], fw.ln_h[t + 1], target)
 
-    return bptt(steps, pullback, error, every)
+    return bptt(steps, pullback, error, every, progress)
 
 
 def scalar_backward(w: float, fw: VectorForward, target: float) -> Backward:

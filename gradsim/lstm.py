@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -63,7 +64,8 @@ def lstm_forward(w: float, u: float, b: float, forget_bias: float, x: np.ndarray
     return LstmForward(i, f, o, g, c, h, activations.log_sigmoid(zf))
 
 
-def lstm_backward(w: float, fw: LstmForward, target: float, every: bool) -> Backward:
+def lstm_backward(w: float, fw: LstmForward, target: float, every: bool,
+                  progress: Callable[[int, int], None] | None = None) -> Backward:
     """BPTT for (dC/dc_t, dC/dh_t), the totals autograd gives; C = (h - y)^2 / 2 on the last or every step.
 
     dC/dh_(t-1) = e_(t-1) + w (A_t dC/dc_t + B_t dC/dh_t),  A_t = g i' + i g' + c_(t-1) f',  B_t = tanh(c_t) o'
@@ -82,7 +84,7 @@ def lstm_backward(w: float, fw: LstmForward, target: float, every: bool) -> Back
         e = fw.h[t + 1] - target
         return unit_vector(np.array([k[t] * e, e]))
 
-    return bptt(len(f), pullback, error, every)
+    return bptt(len(f), pullback, error, every, progress)
 
 
 def _suffix_log10(ln: np.ndarray) -> np.ndarray:
@@ -91,12 +93,13 @@ def _suffix_log10(ln: np.ndarray) -> np.ndarray:
 
 
 def run_lstm(act: Activation, w: float, u: float, b: float, b_forget: float, h_init: float, x: np.ndarray,
-             target: float = 0.0, cost: str = "last", gate_weight: float = 0.0, **labels) -> RnnResult:
+             target: float = 0.0, cost: str = "last", gate_weight: float = 0.0,
+             progress: Callable[[int, int], None] | None = None, **labels) -> RnnResult:
     """The LSTM cell (recurrent weight `gate_weight` into its gates) with its carousel prod f_t, beside the
     vanilla RNN h_t = f(w h + u x + b)."""
     fw = lstm_forward(gate_weight, u, b, b_forget, x, h_init)
     every = cost == "every"
-    g = lstm_backward(gate_weight, fw, target, every)
+    g = lstm_backward(gate_weight, fw, target, every, progress)
     last = g if not every else lstm_backward(gate_weight, fw, target, False)
     with np.errstate(divide="ignore"):
         ln_c = g.ln_norm + np.log(np.abs(g.unit[:, 0]))

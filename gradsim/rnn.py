@@ -23,8 +23,8 @@ from .errors import GradsimError
 
 MAX_STEPS = 100_000
 MAX_UNITS = 256
-#: steps x units^3 (one SVD per step for the Jacobian norms) above which a vector run is refused.
-MAX_WORK = 3e9
+#: steps x units^3 (one eigenvalue problem per step for the Jacobian norms) above which a vector run is refused.
+MAX_WORK = 4e8
 #: |w|, |u|, |b|, |h0|, the forget bias and the target stay within this.
 MAX_PARAM = 1e6
 MAX_RADIUS = 1e3
@@ -173,21 +173,24 @@ def _bounds(act: Activation, w: np.ndarray) -> Bounds:
 
 
 def _jacobian_log10_norms(w: np.ndarray, fw: VectorForward) -> np.ndarray:
-    """log10 ||diag f'(z_t) W||_2 per step (batched SVD; f' rescaled by its largest magnitude per step)."""
+    """log10 ||diag f'(z_t) W||_2 per step: sqrt of the largest eigenvalue of D_t (W W^T) D_t (batched eigvalsh,
+    2-3x cheaper than an SVD; f' rescaled by its largest magnitude per step)."""
     top = np.max(fw.ln_dact, axis=1)
     safe = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(under="ignore"):
         d = fw.sign_dact * np.exp(fw.ln_dact - safe[:, None])
+    gram = w @ w.T
     out = np.empty(len(top))
-    for lo in range(0, len(top), 512):
-        j = d[lo:lo + 512, :, None] * w[None]
-        out[lo:lo + 512] = np.linalg.svd(j, compute_uv=False)[:, 0]
+    for lo in range(0, len(top), 256):
+        chunk = d[lo:lo + 256]
+        out[lo:lo + 256] = np.linalg.eigvalsh(chunk[:, :, None] * gram[None] * chunk[:, None, :])[:, -1]
     with np.errstate(divide="ignore"):
-        return np.where(np.isfinite(top), (np.log(out) + top) / LN10, -np.inf)
+        return np.where(np.isfinite(top), (0.5 * np.log(np.maximum(out, 0.0)) + top) / LN10, -np.inf)
 
 
 def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, h_init: np.ndarray, x: np.ndarray,
-                  target: float = 0.0, cost: str = "last", **labels) -> RnnResult:
+                  target: float = 0.0, cost: str = "last", progress: Callable[[int, int], None] | None = None,
+                  **labels) -> RnnResult:
     """Forward and BPTT through z_t = W h_(t-1) + U x_t + b; one unit when W is 1x1."""
     units = w.shape[0]
     c = np.outer(x, u) + b
@@ -196,8 +199,8 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
         last = scalar_backward(float(w[0, 0]), fw, target)
     else:
         fw = vector_forward(act, w, c, h_init)
-        last = recurrent_backward(w, fw, target, False)
-    g = last if cost == "last" else recurrent_backward(w, fw, target, True)
+        last = recurrent_backward(w, fw, target, False, progress)
+    g = last if cost == "last" else recurrent_backward(w, fw, target, True, progress)
     ln_dz = ln_grad_z(fw, g)
     log10_grad_h = g.ln_norm / LN10
     name, ratio, per_step = regime_of(last.ln_norm / LN10)
@@ -277,7 +280,8 @@ def check(s: dict) -> dict:
         raise GradsimError("the LSTM is a single cell; leave --units at 1", option="--units")
     if out["units"] > 1 and out["steps"] * out["units"] ** 3 > MAX_WORK:
         most = int(MAX_WORK // out["units"] ** 3)
-        raise GradsimError(f"{out['units']} units allow at most {most:,} steps (one SVD per step)", option="--steps")
+        raise GradsimError(f"{out['units']} units allow at most {most:,} steps (one eigenvalue problem per step)",
+                           option="--steps")
     return out
 
 
@@ -323,18 +327,21 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
         input_weight: float | None = None, bias: float | None = None, h0: float | None = None,
         steps: int | None = None, input: str | None = None, units: int | None = None, radius: float | None = None,
         init: str | None = None, cell: str | None = None, forget_bias: float | None = None,
-        gate_weight: float | None = None, cost: str | None = None, target: float | None = None, seed: int | None = None, surface: bool = False,
+        gate_weight: float | None = None, cost: str | None = None, target: float | None = None,
+        seed: int | None = None, surface: bool = False,
         train: bool = False, clip_mode: str | None = None, clip_threshold: float | None = None,
         lr: float | None = None, epochs: int | None = None, w_range=None, b_range=None, grid: int | None = None,
         progress: Callable[[int, int], None] | None = None) -> RnnResult:
     """Gradients through time of a one-unit or N-unit RNN, or of an LSTM cell (see the module docstring).
 
     Defaults: sigmoid, w = 3, u = 1, b = 0, h0 = 0, T = 50, a pulse at t = 1, C = h_T^2 / 2 (target 0), seed 0;
-    cell lstm: gates that see x_t only (gate_weight 0), forget bias 1, T = 100, a tanh RNN with w = 0.9 beside it. `surface`: C(w, b) of the one-unit
+    cell lstm: gates that see x_t only (gate_weight 0), forget bias 1, T = 100, a tanh RNN with w = 0.9 beside it.
+    `surface`: C(w, b) of the one-unit
     RNN (start w = 6, b = -3.2, y = 0.7) with descent unclipped and clipped; `train`: the memory task.
     """
     given = dict(act=act, weight=weight, input_weight=input_weight, bias=bias, h0=h0, steps=steps, input=input,
-                 units=units, radius=radius, init=init, cell=cell, forget_bias=forget_bias, gate_weight=gate_weight, cost=cost,
+                 units=units, radius=radius, init=init, cell=cell, forget_bias=forget_bias, gate_weight=gate_weight,
+                 cost=cost,
                  target=target, clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs)
     s = _mode_settings(surface, train, given)
     _surface_only(surface, w_range=w_range, b_range=b_range, grid=grid)
@@ -349,7 +356,7 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
 
         x = inputs(s["input"], s["steps"], rng)
         return run_lstm(activation, s["weight"], s["input_weight"], s["bias"], s["forget_bias"], s["h0"], x,
-                        s["target"], s["cost"], s["gate_weight"], weight=s["weight"], radius=None, init=None,
+                        s["target"], s["cost"], s["gate_weight"], progress, weight=s["weight"], radius=None, init=None,
                         forget_bias=s["forget_bias"], **labels)
     n = s["units"]
     if n == 1:
@@ -360,7 +367,7 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
         u = s["input_weight"] * rng.standard_normal(n)
         extra = dict(weight=math.nan, radius=s["radius"], init=s["init"])
     x = inputs(s["input"], s["steps"], rng)
-    r = run_recurrent(activation, w, u, np.full(n, s["bias"]), np.full(n, s["h0"]), x, s["target"], s["cost"],
+    r = run_recurrent(activation, w, u, np.full(n, s["bias"]), np.full(n, s["h0"]), x, s["target"], s["cost"], progress,
                       forget_bias=None, **extra, **labels)
     if surface:
         from . import rnn_surface

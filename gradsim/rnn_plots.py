@@ -123,7 +123,8 @@ def training_figure(r):
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean cost")
     ax.set_title(f"Recall x_1 after {tr.steps - 1} noise steps: {r.activation}, {tr.units} units, "
-                 f"radius {r.radius if r.radius is not None else abs(r.weight):g}, lr {tr.lr:g}, threshold {tr.threshold:g}")
+                 f"radius {r.radius if r.radius is not None else abs(r.weight):g}, lr {tr.lr:g}, "
+                 f"threshold {tr.threshold:g}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

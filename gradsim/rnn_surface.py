@@ -25,6 +25,8 @@ START = (6.0, -3.2)
 TARGET = 0.7
 LR, DESCENT_STEPS, MAX_DESCENT = 1.0, 30, 10_000
 THRESHOLD = 1.0
+#: grid^2 x T, and descent steps x T x runs, above which a surface is refused (seconds of numpy beyond them).
+MAX_GRID_WORK, MAX_DESCENT_WORK = 3e8, 3e5
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,12 @@ def surface(act: Activation, x: np.ndarray, u: float, h0: float, target: float, 
     check_descent(lr, steps, threshold)
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or not 3 <= grid <= MAX_GRID:
         raise GradsimError(f"give a whole number from 3 to {MAX_GRID}, got {grid}", option="--grid")
+    if grid * grid * len(x) > MAX_GRID_WORK:
+        raise GradsimError(f"a {grid} x {grid} grid allows at most {int(MAX_GRID_WORK // grid ** 2):,} steps",
+                           option="--steps")
+    if steps * len(x) * (len(modes) + 1) > MAX_DESCENT_WORK:
+        raise GradsimError(f"{steps} descent steps x T {len(x)} x {len(modes) + 1} runs is too long; keep the "
+                           f"product <= {MAX_DESCENT_WORK:,.0f}", option="--epochs")
     ws = np.linspace(*_range(w_range, W_RANGE, "--w-range"), grid)
     bs = np.linspace(*_range(b_range, B_RANGE, "--b-range"), grid)
     wg, bg = np.meshgrid(ws, bs)

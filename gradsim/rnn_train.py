@@ -18,8 +18,8 @@ from .errors import GradsimError
 
 SEQUENCES, BATCH, NOISE = 64, 8, 0.5
 MAX_EPOCHS = 2_000
-#: steps x epochs x runs above which training is refused (each costs ~10 us per mini-batch step).
-MAX_WORK = 2_000_000
+#: steps x epochs x runs (x units/16) above which training is refused (each unit costs ~0.4 ms: about a minute).
+MAX_WORK = 150_000
 NAMES = ("W", "U", "b", "v", "c")
 
 

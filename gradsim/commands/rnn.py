@@ -116,14 +116,16 @@ def _descent_table(r: RnnResult) -> render.Table:
     rows = []
     for t in s.trajectories:
         i = int(np.argmax(t.step_length)) if t.step_length.size else 0
-        rows.append(["none" if t.mode == "none" else t.mode, render.num(t.step_length.max() if t.step_length.size else 0),
-                     f"({t.w[i]:.3g}, {t.b[i]:.3g})" if t.step_length.size else "-", _g(1.0, float(np.max(t.log10_grad_norm))), str(t.clipped_steps),
+        longest = t.step_length.max() if t.step_length.size else 0
+        rows.append([t.mode, render.num(longest), f"({t.w[i]:.3g}, {t.b[i]:.3g})" if t.step_length.size else "-",
+                     _g(1.0, float(np.max(t.log10_grad_norm))), str(t.clipped_steps),
                      render.num(t.cost[-1]), f"({t.w[-1]:.4g}, {t.b[-1]:.4g})",
                      "-" if t.diverged_at is None else str(t.diverged_at)])
     return render.Table(["clipping", "longest step", "from (w, b)", "max ||grad||", "clipped", "final cost",
                          "final (w, b)", "diverged"], rows,
-                        title=f"Gradient descent from (w, b) = ({s.trajectories[0].w[0]:g}, {s.trajectories[0].b[0]:g}),"
-                              f" lr {s.lr:g}, {len(s.trajectories[0].step_length)} steps, threshold {s.threshold:g}",
+                        title=f"Gradient descent from (w, b) = ({s.trajectories[0].w[0]:g}, "
+                              f"{s.trajectories[0].b[0]:g}), lr {s.lr:g}, {len(s.trajectories[0].step_length)} steps,"
+                              f" threshold {s.threshold:g}",
                         justify=["left"] + ["right"] * 7)
 
 
@@ -257,11 +259,12 @@ def rnn(
 
     Example: gradsim rnn --cell lstm --forget-bias 40 --steps 1000
     """
-    with usage_errors(), progress("training") as tick:
+    with usage_errors(), progress("gradsim rnn") as tick:
         activation = activations.get(act, alpha) if act is not None else None
         result = simulate(act=activation, alpha=alpha, weight=weight, input_weight=input_weight, bias=bias, h0=h0,
                           steps=steps, input=input, units=units, radius=radius, init=init, cell=cell,
-                          forget_bias=forget_bias, gate_weight=gate_weight, cost=cost, target=target, seed=seed, surface=surface, train=train,
+                          forget_bias=forget_bias, gate_weight=gate_weight, cost=cost, target=target, seed=seed,
+                          surface=surface, train=train,
                           clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs, w_range=w_range,
                           b_range=b_range, grid=grid, progress=tick)
     render.emit(report(result), fmt)
