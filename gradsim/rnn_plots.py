@@ -47,7 +47,7 @@ def time_figure(r):
     right.set_xlabel("time step t")
     right.set_ylabel("|w f'(z_t)|" if r.units == 1 else r"$\|\mathrm{diag}\,f'(z_t)\,W\|_2$")
     right.set_title("per-step factor")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="best")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
