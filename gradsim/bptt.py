@@ -18,6 +18,8 @@ from .activations import Activation
 LN10 = math.log(10.0)
 #: ln|z| above which a state is carried by sign and log magnitude (f from its asymptote).
 LN_BIG = 650.0
+#: A z of this size stands for a z below float64 (its sign chooses f', e.g. relu'(0+) = 1).
+TINY_Z = 1e-300
 
 
 # ---------------------------------------------------------------- BPTT in log space
@@ -96,11 +98,13 @@ def _big_f(act: Activation, sign: np.ndarray, ln_z: np.ndarray) -> tuple[np.ndar
 
 
 def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray) -> VectorForward:
-    """z_t = W h_(t-1) + c_t, h_t = f(z_t); h_t = e^s v_t with max|v_t| = 1 once |h_t| > 1."""
+    """z_t = W h_(t-1) + c_t, h_t = f(z_t), with h_t = e^s v_t, max|v_t| = 1: states beyond float64 either way keep
+    their size (f from its asymptote above it; f(z) = f'(0) z below it, where f(0) = 0 and c_t = 0)."""
     steps, units = c.shape
     sign_h, ln_h = np.empty((steps + 1, units)), np.empty((steps + 1, units))
     z_all = np.empty((steps, units))
     s, v = 0.0, h0.astype(float)
+    through_zero = float(act.f1(0.0)) == 0.0
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
         sign_h[0], ln_h[0] = np.sign(h0), np.log(np.abs(h0))
         for t in range(steps):
@@ -108,22 +112,30 @@ def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray
             ln_wh = s + np.log(np.abs(a))
             small = ln_wh < LN_BIG
             z = np.where(small, np.sign(a) * np.exp(np.minimum(ln_wh, LN_BIG)) + c[t], np.sign(a) * np.inf)
+            tiny = (ln_wh < -LN_BIG) & (c[t] == 0) & (a != 0)
+            z[tiny] = np.sign(a[tiny]) * TINY_Z
             h = act.f(z)
             sh, lh = np.sign(h), np.log(np.abs(h))
+            if through_zero and tiny.any():
+                d = act.dact(z[tiny])
+                sh[tiny], lh[tiny] = np.sign(a[tiny]) * np.sign(d), np.log(np.abs(d)) + ln_wh[tiny]
             if not small.all():
                 big = ~small
                 sh[big], lh[big] = _big_f(act, np.sign(a[big]), ln_wh[big])
             z_all[t], sign_h[t + 1], ln_h[t + 1] = z, sh, lh
-            s = max(float(np.max(lh)), 0.0)
+            top = float(np.max(lh))
+            s = top if math.isfinite(top) else 0.0
             v = sh * np.exp(lh - s)
     dact, ln_dact = chain.dact_and_log(act, z_all.ravel())
     return VectorForward(sign_h, ln_h, np.sign(dact).reshape(steps, units), ln_dact.reshape(steps, units))
 
 
 def state_error(sign_h: np.ndarray, ln_h: np.ndarray, target: float) -> tuple[float, np.ndarray]:
-    """h - y as (ln norm, unit vector); y is negligible beside a state beyond float64."""
+    """h - y as (ln norm, unit vector); y is negligible beside a state beyond float64, and y = 0 keeps a tiny h."""
     top = float(np.max(ln_h))
-    if top < LN_BIG:
+    if top == -math.inf and target == 0:
+        return -math.inf, np.zeros_like(ln_h)
+    if top < LN_BIG and (target != 0 or top > -LN_BIG):
         with np.errstate(under="ignore"):
             return unit_vector(sign_h * np.exp(ln_h) - target)
     with np.errstate(under="ignore"):

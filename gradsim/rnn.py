@@ -72,7 +72,10 @@ def recurrent_matrix(units: int, radius: float, init: str, rng: np.random.Genera
 
 
 def regime_of(log10_grad: np.ndarray) -> tuple[str, float | None, float | None]:
-    """As `vanish` per layer: vanishing if |dC/dh_1| < |dC/dh_T| / 10, exploding if > 10 |dC/dh_T|."""
+    """As `vanish` per layer: vanishing if |dC/dh_1| < |dC/dh_T| / 10, exploding if > 10 |dC/dh_T|;
+    stable (no ratio) when the state already equals the target, so every gradient is 0."""
+    if log10_grad[-1] == -np.inf:
+        return "stable", None, None
     name, ratio, _ = chain.regime(log10_grad)
     per_step = None if ratio is None or len(log10_grad) < 2 else ratio / (len(log10_grad) - 1)
     return name, ratio, per_step
@@ -196,6 +199,8 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
     c = np.outer(x, u) + b
     if units == 1:
         fw = scalar_forward(act, float(w[0, 0]), c[:, 0], float(h_init[0]))
+        if np.any(fw.sign_h[1:] == 0):  # a state is 0 or below float64: the slower pass that keeps its size
+            fw = vector_forward(act, w, c, h_init)
         last = scalar_backward(float(w[0, 0]), fw, target)
     else:
         fw = vector_forward(act, w, c, h_init)
@@ -222,6 +227,8 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
     else:
         log10_factor = _jacobian_log10_norms(w, fw)
         why = _why_vector(bounds, name)
+    if last.ln_norm[-1] == -np.inf:
+        why = "h_T already equals the target y, so every gradient is 0."
     with np.errstate(over="ignore"):
         return RnnResult(activation=act.name, alpha=act.alpha, units=units, steps=len(x), x=x, h=h_shown,
                          log10_h=(ln_h[1:] if units > 1 else fw.ln_h[1:, 0]) / LN10, log10_factor=log10_factor,

@@ -264,3 +264,17 @@ def test_lstm_with_the_usual_forget_bias_forgets_geometrically():
     r = rnn(cell="lstm", steps=100)
     sig1 = 1 / (1 + math.exp(-1.0))  # f_t = sigma(1) once the input is 0
     assert r.lstm.log10_carousel[0] == pytest.approx(99 * math.log10(sig1), rel=1e-12)
+
+
+def test_states_below_float64_keep_their_size():
+    """linear, w = 10^-3, a pulse: h_T = 10^(-3 (T-1)) and dC/dh_1 = h_T w^(T-1), both far below float64."""
+    r = rnn(act="linear", weight=1e-3, steps=5000)
+    assert r.log10_h[-1] == pytest.approx(-3 * 4999, abs=1e-9)
+    assert r.log10_grad_h[0] == pytest.approx(-6 * 4999, abs=1e-9)
+    v = rnn(act="tanh", units=8, radius=0.5, steps=2000, init="orthogonal")
+    assert np.all(np.isfinite(v.log10_grad_h)) and v.log10_h[-1] < -400
+
+
+def test_a_state_on_its_target_is_stable_with_zero_gradients():
+    r = rnn(act="tanh", input="const:0", steps=10)  # h stays 0 = y
+    assert r.regime == "stable" and np.all(r.log10_grad_h == -np.inf) and "every gradient is 0" in r.why
