@@ -28,6 +28,7 @@ _LAZY = {
     "PhaseResult": ("meanfield", "PhaseResult"), "WindowResult": ("window", "WindowResult"),
     "chi1": ("meanfield", "chi1"), "phase": ("meanfield", "phase"), "window": ("window", "window"),
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
+    "RnnResult": ("rnn", "RnnResult"), "rnn": ("rnn", "rnn"),
 }
 
 __all__ = ["__version__", "GradsimError", *_LAZY]

@@ -15,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 from ._version import __version__
 
 #: The commands in the order --help lists them; gradsim/commands/NAME.py defines the function NAME.
-COMMANDS = ("vanish", "acts", "steps", "clip", "train", "phase", "window", "ensemble")
+COMMANDS = ("vanish", "acts", "steps", "clip", "train", "phase", "window", "ensemble", "rnn")
 
 
 class Command(TyperCommand):

@@ -27,6 +27,11 @@ FIGURES: dict[str, list[str]] = {
     "ensemble-chain.png": ["ensemble", "--depth", "50", "--trials", "100000"],
     "ensemble-tanh.png": ["ensemble", "--width", "256", "--depth", "30", "--act", "tanh", "--sigma-w2", "1.5",
                           "--sigma-b2", "0.05", "--trials", "100"],
+    "rnn-vanish.png": ["rnn"],
+    "rnn-explode.png": ["rnn", "--weight", "8", "--bias", "-4", "--h0", "0.5", "--input", "const:0", "--steps", "200"],
+    "rnn-cliff.png": ["rnn", "--surface"],
+    "rnn-train.png": ["rnn", "--train", "--steps", "10", "--radius", "1.5", "--lr", "0.3"],
+    "rnn-lstm.png": ["rnn", "--cell", "lstm", "--forget-bias", "40", "--steps", "1000"],
 }
 
 
