@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import CLIP_STYLES, plt, power_of_ten_axis
+from .plots import CLIP_STYLES, log_axis, plt
 
 
 def _finite(v: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def time_figure(r):
     left.plot(t, _finite(r.log10_grad_h), _line_style(r.steps), ms=3, label=name)
     if r.units == 1:
         left.plot(t, _finite(r.log10_grad_w), "--", alpha=0.7, label=r"$|\partial C/\partial w|$ from step t")
-    power_of_ten_axis(left)
+    log_axis(left)
     left.set_xlabel("time step t (1 = first)")
     left.set_ylabel("gradient magnitude (log scale)")
     per = "" if r.log10_factor_per_step is None else f" (×{10 ** r.log10_factor_per_step:.3g} per step)" \
@@ -64,7 +64,7 @@ def lstm_figure(r):
     ax.plot(t, _finite(p.log10_grad_c), "--", color="tab:blue", label=r"LSTM $|\partial C/\partial c_t|$ (all paths)")
     ax.plot(t, _finite(p.vanilla_log10_product), "-", color="tab:red",
             label=f"{r.activation} RNN " + r"$\prod_{k>t} |w f'(z_k)|$" + f", w = {r.weight:g}")
-    power_of_ten_axis(ax)
+    log_axis(ax)
     ax.set_xlabel("time step t")
     ax.set_ylabel("product from step t to T, or gradient (log scale)")
     ax.set_title(f"Constant error carousel (Hochreiter & Schmidhuber 1997): forget bias {r.forget_bias:g}, T {r.steps}")

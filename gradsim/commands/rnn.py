@@ -269,6 +269,7 @@ def rnn(
                           b_range=b_range, grid=grid, progress=tick)
     render.emit(report(result), fmt)
     if plot:
-        from .. import plots, rnn_plots
+        from .. import rnn_plots
+        from ..options import save_plot
 
-        plots.save(rnn_plots.figure(result), plot)
+        save_plot(rnn_plots.figure(result), plot)
