@@ -155,7 +155,7 @@ def compare_figure(results):
     n = len(results)
     from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
-    fig = plt.figure(figsize=(max(12.0, 2.1 * n), 11.5))
+    fig = plt.figure(figsize=(max(11.0, 1.9 * n), 10.5))
     grid = fig.add_gridspec(4, 2 * n, height_ratios=[1.7, 1, 1, 1], hspace=0.42, wspace=0.5)
     top = grid[0, :].subgridspec(1, 2, wspace=0.18)
     acc_ax, loss_ax = fig.add_subplot(top[0]), fig.add_subplot(top[1])

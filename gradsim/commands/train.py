@@ -183,7 +183,7 @@ def _compare_notes(results: list[TrainResult], rows: list[training.Comparison]) 
     lines = ["acc, loss: held-out, at the last epoch; best: over the epochs, @ the epoch of the best accuracy.",
              "l/1: speed ||dC/db|| of the last hidden layer over the first, at initialisation and at the end.",
              "dead: z <= 0 on every training example (relu family); sat: |f'(z)| below 1% of max |f'| on most",
-             "training examples; both at the end, as a share of all hidden units."]
+             "training examples (a relu unit: off on most); both at the end, as a share of all hidden units."]
     kinds = {r.dropout_kind for r in results} - {"none"}
     if kinds:
         lines.append(f"dropout {results[0].dropout:g} in training only: "
