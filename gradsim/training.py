@@ -201,7 +201,7 @@ def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[
     grads_w, grads_b = [None] * len(ws), [None] * len(ws)
     for layer in range(len(ws) - 1, -1, -1):
         grads_w[layer] = delta.T @ outs[layer] / m
-        grads_b[layer] = delta.mean(axis=0)
+        grads_b[layer] = np.add.reduce(delta, axis=0) / m  # delta.mean(axis=0), bit for bit, without its overhead
         if layer > 0:
             delta = (delta @ ws[layer]) * act.dact(zs[layer - 1])
             if masks is not None:
