@@ -156,7 +156,8 @@ def _comparison_table(results: list[TrainResult], rows: list[training.Comparison
     body = [[c.activation + ("*" if c.diverged_at is not None else ""), c.init, _percent(c.final_accuracy),
              _percent(c.best_accuracy), str(c.best_epoch), render.num(c.final_test_loss, 3),
              render.num(c.best_test_loss, 3), _log10_ratio(c.log10_ratio_init), _log10_ratio(c.log10_ratio_end),
-             "-" if c.dead_fraction is None else _percent(c.dead_fraction), _percent(c.saturated_fraction)]
+             "-" if c.dead_fraction is None else _percent(c.dead_fraction),
+             "-" if c.saturated_fraction is None else _percent(c.saturated_fraction)]
             for c in rows]
     return render.Table(headers, body, justify=["left", "left"] + ["right"] * 9)
 
@@ -240,7 +241,7 @@ def train(
     alpha: AlphaOpt = None,
     init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default for one activation), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), or auto (the default for several): lecun for selu and linear, he for relu, leaky-relu, prelu, elu, gelu, gelu-tanh, swish and softplus, xavier for sigmoid, tanh and softsign.")] = None,
     cost: Annotated[Optional[str], typer.Option(help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. A path ending in .npz is your own data: arrays x (n x d) and y (integer labels), or x_train, y_train, x_test, y_test as in mnist.npz (that split, images flattened and scaled to [0, 1]).")] = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0; default 0.1, with adam 0.001 as in PyTorch and Keras).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=f"Passes over the training set (1 to {training.MAX_EPOCHS}, default 10).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Mini-batch size (>= 1, default 10; at most the training set).")] = None,
