@@ -182,10 +182,13 @@ def output_cost(z: np.ndarray, labels: np.ndarray, cost: str) -> tuple[np.ndarra
     cross-entropy: C = -ln s_y with s = softmax(z), delta = s - e_y.
     quadratic: C = ||sigma(z) - e_y||^2 / 2, delta = (sigma(z) - e_y) sigma'(z).
     """
-    onehot = np.eye(z.shape[1])[labels]
     if cost == "cross-entropy":
         log_s = _log_softmax(z)
-        return -log_s[np.arange(len(labels)), labels], np.exp(log_s) - onehot
+        rows = np.arange(len(labels))
+        delta = np.exp(log_s)
+        delta[rows, labels] -= 1.0  # s - e_y: the same subtraction as with a one-hot matrix, only where it is 1
+        return -log_s[rows, labels], delta
+    onehot = np.eye(z.shape[1])[labels]
     out = activations.sigmoid(z)
     return 0.5 * ((out - onehot) ** 2).sum(axis=1), (out - onehot) * activations.dsigmoid(z)
 
@@ -373,6 +376,7 @@ def train_epoch(ws: list[np.ndarray], bs: list[np.ndarray], act: Activation, cos
     order = rng.permutation(data.n_train)
     steps = clipped = 0
     hidden = len(ws) - 1
+    params = [p for pair in zip(ws, bs) for p in pair]  # updated in place, so the list stays valid
     for start in range(0, len(order), batch):
         rows = order[start:start + batch]
         masks = None if how == "none" else [dropouts.draw((len(rows), w.shape[0]), dropout, how, drop_rng)
@@ -381,8 +385,7 @@ def train_epoch(ws: list[np.ndarray], bs: list[np.ndarray], act: Activation, cos
         gw, gb, changed = clip_gradients(g.grads_w, g.grads_b, ws, bs, clip_mode, clip_threshold)
         last = record is not None and start + batch >= len(order)
         before = [w.copy() for w in ws[:hidden]] if last else None
-        optimizers.step(optimizer, state, [p for pair in zip(ws, bs) for p in pair],
-                        [p for pair in zip(gw, gb) for p in pair])
+        optimizers.step(optimizer, state, params, [g for pair in zip(gw, gb) for g in pair])
         if last:
             record[:] = list(update_ratio_log10(before, ws[:hidden]))
         steps, clipped = steps + 1, clipped + int(changed)
