@@ -194,11 +194,12 @@ def output_cost(z: np.ndarray, labels: np.ndarray, cost: str) -> tuple[np.ndarra
 
 
 def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[np.ndarray], act: Activation,
-             delta: np.ndarray, masks: Sequence[dropouts.Mask] | None = None
-             ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+             delta: np.ndarray, masks: Sequence[dropouts.Mask] | None = None,
+             dacts: Sequence[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """dC/dW^l and dC/db^l of the mean cost over the batch, from delta^L (one row per example).
 
     With dropout masks, delta^l also carries the mask's factor: (W^(l+1)^T delta^(l+1)) * f'(z^l) * mult^l.
+    `dacts`: f'(z^l) of the hidden layers if already computed.
     """
     m = delta.shape[0]
     grads_w, grads_b = [None] * len(ws), [None] * len(ws)
@@ -206,7 +207,7 @@ def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[
         grads_w[layer] = delta.T @ outs[layer] / m
         grads_b[layer] = np.add.reduce(delta, axis=0) / m  # delta.mean(axis=0), bit for bit, without its overhead
         if layer > 0:
-            delta = (delta @ ws[layer]) * act.dact(zs[layer - 1])
+            delta = (delta @ ws[layer]) * (act.dact(zs[layer - 1]) if dacts is None else dacts[layer - 1])
             if masks is not None:
                 delta = delta * masks[layer - 1].mult
     return grads_w, grads_b
@@ -220,6 +221,7 @@ class Gradients:
     grads_w: list[np.ndarray]
     grads_b: list[np.ndarray]
     hidden_z: list[np.ndarray]
+    hidden_dact: list[np.ndarray] | None = None  # f'(z^l) of the hidden layers
 
 
 def gradients(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation, cost: str, x: np.ndarray,
@@ -227,8 +229,9 @@ def gradients(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activatio
     """Forward and backward pass: C = mean over the batch of the per-example cost."""
     zs, outs = forward(ws, bs, act, x, masks)
     per_example, delta = output_cost(zs[-1], labels, cost)
-    grads_w, grads_b = backward(ws, zs, outs, act, delta, masks)
-    return Gradients(float(per_example.mean()), grads_w, grads_b, zs[:-1])
+    dacts = [act.dact(z) for z in zs[:-1]]
+    grads_w, grads_b = backward(ws, zs, outs, act, delta, masks, dacts)
+    return Gradients(float(per_example.mean()), grads_w, grads_b, zs[:-1], dacts)
 
 
 # ---------------------------------------------------------------- clipping in the loop
@@ -308,7 +311,8 @@ def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np
         return [sum(w * t for w, t in zip(shares, layer)) for layer in zip(*(tensors_of(p) for p in parts))]
 
     return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w),
-                     mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))])
+                     mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))],
+                     [np.concatenate(ds) for ds in zip(*(p.hidden_dact for p in parts))])
 
 
 def accuracy(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -331,10 +335,13 @@ def dead_fraction(hidden_z: Sequence[np.ndarray]) -> np.ndarray:
 SATURATED = 0.01
 
 
-def saturated_fraction(hidden_z: Sequence[np.ndarray], act: Activation) -> np.ndarray:
-    """Per hidden layer, the share of units with |f'(z)| < 1% of max |f'| on more than half of the examples."""
+def saturated_fraction(hidden_dact: Sequence[np.ndarray], act: Activation) -> np.ndarray:
+    """Per hidden layer, the share of units with |f'(z)| < 1% of max |f'| on more than half of the examples.
+
+    `hidden_dact`: f'(z) of each hidden layer, one row per example.
+    """
     bound = SATURATED * activations.peak_dact(act).value
-    return np.array([float(np.mean(np.mean(np.abs(act.dact(z)) < bound, axis=0) > 0.5)) for z in hidden_z])
+    return np.array([float(np.mean(np.mean(np.abs(d) < bound, axis=0) > 0.5)) for d in hidden_dact])
 
 
 def update_ratio_log10(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> np.ndarray:
@@ -355,7 +362,7 @@ def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: i
     speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
     dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
     return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps,
-                 saturated_fraction(g.hidden_z, act), update_ratio)
+                 saturated_fraction(g.hidden_dact, act), update_ratio)
 
 
 # ---------------------------------------------------------------- training
