@@ -301,8 +301,12 @@ def _blocks(n: int, rows: int = BLOCK) -> list[slice]:
     return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
 
 
-def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> Gradients:
-    """`gradients` of the mean cost over all rows, block by block, each block weighted by its share of the rows."""
+def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray,
+                   weights: bool = True) -> Gradients:
+    """`gradients` of the mean cost over all rows, block by block, each block weighted by its share of the rows.
+
+    weights=False leaves grads_w empty (measuring needs only dC/db).
+    """
     blocks = _blocks(len(labels))
     parts = [gradients(ws, bs, act, cost, x[b], labels[b]) for b in blocks]
     shares = [(b.stop - b.start) / len(labels) for b in blocks]
@@ -310,7 +314,7 @@ def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np
     def mix(tensors_of) -> list[np.ndarray]:
         return [sum(w * t for w, t in zip(shares, layer)) for layer in zip(*(tensors_of(p) for p in parts))]
 
-    return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w),
+    return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w) if weights else [],
                      mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))],
                      [np.concatenate(ds) for ds in zip(*(p.hidden_dact for p in parts))])
 
@@ -357,7 +361,7 @@ def update_ratio_log10(before: Sequence[np.ndarray], after: Sequence[np.ndarray]
 def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: int, clipped_steps: int = 0,
             steps: int = 0, update_ratio: np.ndarray | None = None) -> Epoch:
     """Loss and per-layer speed over the whole training set, accuracy on the held-out part (no dropout)."""
-    g = full_gradients(ws, bs, act, cost, data.x_train, data.y_train)
+    g = full_gradients(ws, bs, act, cost, data.x_train, data.y_train, weights=False)
     acc, test_loss = accuracy(ws, bs, act, cost, data.x_test, data.y_test)
     speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
     dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
