@@ -29,6 +29,7 @@ _LAZY = {
     "chi1": ("meanfield", "chi1"), "phase": ("meanfield", "phase"), "window": ("window", "window"),
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
     "RnnResult": ("rnn", "RnnResult"), "rnn": ("rnn", "rnn"),
+    "train_many": ("training", "train_many"),
 }
 
 __all__ = ["__version__", "GradsimError", *_LAZY]

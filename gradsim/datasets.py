@@ -114,18 +114,27 @@ def split(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, held_out: floa
     return x[train], y[train], x[test], y[test]
 
 
+def is_npz(name: str | None) -> bool:
+    """Whether --data names a user's .npz file (any other value is a built-in data set)."""
+    return name is not None and name.strip().lower().endswith(".npz")
+
+
 def resolve_source(name: str | None) -> str:
     """digits or synthetic; `auto` (the default) picks digits when scikit-learn is installed."""
     key = ("auto" if name is None else name).strip().lower()
     if key not in SOURCES:
-        raise unknown("data", name, SOURCES, "--data")
+        raise unknown("data", name, (*SOURCES, "a file PATH.npz"), "--data")
     if key == "auto":
         return "digits" if digits_available() else "synthetic"
     return key
 
 
 def load(name: str | None, rng: np.random.Generator) -> Dataset:
-    """The chosen data, shuffled and split by `rng` (80% training, 20% held out)."""
+    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); a name ending in .npz is a file."""
+    if is_npz(name):
+        from .npzdata import load_npz
+
+        return load_npz(name, rng)
     source = resolve_source(name)
     fell_back = source == "synthetic" and (name is None or name.strip().lower() == "auto")
     if source == "digits":

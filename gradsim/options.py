@@ -143,11 +143,11 @@ def act_option(default: str, note: str = "", what: str = "") -> typer.models.Opt
                         help=f"Activation{what}: {', '.join(ACT_NAMES)} (see `gradsim acts`){note}. Default {default}.")
 
 
-def acts_option(default: str) -> typer.models.OptionInfo:
+def acts_option(default: str, note: str = "") -> typer.models.OptionInfo:
     """--act NAME,... for several activations (repeat the option or give a comma list)."""
     return typer.Option("--act", metavar="NAME,...", show_default=False, autocompletion=_complete_acts,
                         help=f"Activations, a comma list or the option repeated: {', '.join(ACT_NAMES)}, "
-                             f"or all for every one. Default {default}.")
+                             f"or all for every one.{note} Default {default}.")
 
 
 #: Seconds a run may take before it gets a progress bar (on a terminal only).
