@@ -132,8 +132,15 @@ def bn_relu_factor(batch: int) -> float:
     B / (B - 3) = B E[1 / chi^2_(B-1)], the mean of the BN Jacobian's squared scale. lambda(B) -> pi / (pi - 1)
     = 1.4669 as B -> inf, from above (1.788 at B = 8, 1.473 at B = 256); infinite for B <= 3.
     """
+    return bn_relu_terms(batch)[0]
+
+
+def bn_relu_terms(batch: int) -> tuple[float, float]:
+    """(lambda(B), a(B)) of `bn_relu_factor`: a(B) = Var_batch relu(y) per unit, the variance BN divides the next
+    layer's h by (sigma_w2 a); at the first layer h = W x has batch variance sigma_w2 Var x = sigma_w2, so the
+    factor there is lambda(B) a(B)."""
     if batch <= 3:
-        return math.inf
+        return math.inf, math.nan
     b = float(batch)
     rho = -1.0 / (b - 1.0)
     asin = math.asin(rho)
@@ -141,11 +148,11 @@ def bn_relu_factor(batch: int) -> float:
     s2 = 0.25 * (b + b * (b - 1.0) * (2.0 / math.pi) * (math.sqrt(1.0 - rho * rho) + rho * asin))
     a = 0.5 - (s2 - b / 2.0) / (b * (b - 1.0))
     trace = b / 2.0 - 1.5 + k2 / b**2 + s2 / b**2
-    return b / ((b - 3.0) * a * (b - 1.0)) * trace
+    return b / ((b - 3.0) * a * (b - 1.0)) * trace, a
 
 
 def norm_factor(act: Activation, kind: str, position: str, sigma_w2: float, sigma_b2: float,
-                batch: int, q: float) -> float:
+                batch: int, q: float, first: bool = False) -> float:
     """The per-layer factor of the mean squared gradient through Dense -> [Norm] -> f -> [Norm] at the mean field.
 
     q is the mean square of the dense output h of the layer the gradient enters. Wide nets, batch large
@@ -154,10 +161,15 @@ def norm_factor(act: Activation, kind: str, position: str, sigma_w2: float, sigm
       batch, post: sigma_w2 E_b[E_z f'(b + sigma_w z)^2 / Var_z f(b + sigma_w z)], b ~ N(0, sigma_b2) per unit
       layer, pre:  sigma_w2 E f'(z)^2 / q                              (relu, sigma_b = 0: 1, no explosion)
       layer, post: sigma_w2 E f'(sqrt(q) z)^2 / Var f(sqrt(q) z)       (relu, sigma_b = 0: pi/(pi-1), as BN)
+    `first`: the first layer, whose h = W x has batch variance sigma_w2 (x ~ N(0, I)), not sigma_w2 Var f(y): there
+    BatchNorm-before-f's factor is E f'(z)^2 (relu: lambda(B) a(B)).
     """
     unit = Nonlinearity(act)
     if kind == "batch" and position == "pre":
-        return bn_relu_factor(batch) if act.name == "relu" else unit.dact_square(1.0) / unit.variance(1.0)
+        if act.name == "relu":
+            rate, a = bn_relu_terms(batch)
+            return rate * a if first else rate
+        return unit.dact_square(1.0) / (1.0 if first else unit.variance(1.0))
     if kind == "layer" and position == "pre":
         return sigma_w2 * unit.dact_square(1.0) / q
     if kind == "layer":

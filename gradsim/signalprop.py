@@ -1,7 +1,7 @@
 """Forward and backward statistics of random plain, normalised and residual networks, beside their mean field.
 
 Each trial draws one network from `layers`' kinds and runs a batch (B, N) through it: x ~ N(0, I) per example
-(with two inputs: x2 = c x1 + sqrt(1 - c^2) xi, input correlation c). Per layer it records the mean and variance
+(with two inputs: cosine exactly c, equal norms). Per layer it records the mean and variance
 of the pre-activations ("pre": the dense output h_l, or the residual stream s_l) and of the activations
 f(.) over units, examples and trials; Brock, De & Smith's (2021) average channel squared mean and average
 channel variance (per unit over the batch, then averaged over units); the correlation of the two inputs'
@@ -115,8 +115,8 @@ def theory(arch: Arch) -> Theory:
     else:
         q[0] = dense.q(1.0)
         q[1:] = dense.q(unit.mean_square(1.0) if arch.position == "pre" else 1.0)
-        factor[:-1] = [norm_factor(arch.act, arch.norm, arch.position, arch.sigma_w2, arch.sigma_b2, arch.batch, v)
-                       for v in q[:-1]]
+        factor[:-1] = [norm_factor(arch.act, arch.norm, arch.position, arch.sigma_w2, arch.sigma_b2, arch.batch, v,
+                                   first=layer == 0) for layer, v in enumerate(q[:-1])]
         constant = float(factor[min(1, L - 2)]) if L > 1 else None
     return Theory(q, factor, beta, corr, constant)
 
@@ -168,12 +168,15 @@ def _weights(arch: Arch, seed: np.random.SeedSequence) -> list[tuple[np.ndarray,
 
 
 def _inputs(arch: Arch, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
-    """The inputs x (B, N) and the cost's direction r (B, N), both N(0, I) (x2 = c x1 + sqrt(1 - c^2) xi)."""
+    """The inputs x (B, N) and the cost's direction r (B, N), both N(0, I); with two inputs x2 = ||x1|| (c e1 +
+    sqrt(1 - c^2) e2), e1 = x1 / ||x1|| and e2 a random unit vector orthogonal to it: cosine exactly c, equal norms."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((arch.batch, arch.width))
     if arch.correlation is not None:
-        c = arch.correlation
-        x[1] = c * x[0] + math.sqrt(max(1.0 - c * c, 0.0)) * x[1]
+        c, norm = arch.correlation, np.linalg.norm(x[0])
+        e1 = x[0] / norm
+        e2 = x[1] - (x[1] @ e1) * e1
+        x[1] = norm * (c * e1 + math.sqrt(max(1.0 - c * c, 0.0)) * e2 / np.linalg.norm(e2))
     return x, rng.standard_normal((arch.batch, arch.width))
 
 
@@ -299,7 +302,7 @@ def _log10_mean_sq(ln: np.ndarray) -> np.ndarray:
 
 def _theory_line(mean_sq: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """log10 RMS of the theory: steps log10 prod_(j >= l) factor_j from the top, the level fitted to the measured
-    mean squares of layers 1..L-1 (the last layer's delta comes from the cost)."""
+    mean squares of layers 1..L-1 (the last layer's delta comes straight from the cost)."""
     depth = len(mean_sq)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.where(factor[:-1] > 0, factor[:-1], np.nan))
@@ -317,7 +320,7 @@ def summarise(arch: Arch, th: Theory, sums: Sums, trials: int, seed: int, init: 
     batch2 = arch.batch > 1
     p5, p50, p95 = np.percentile(sums.ln_grad, [5.0, 50.0, 95.0], axis=0, method="inverted_cdf") / LN10
     mean_sq = _log10_mean_sq(sums.ln_grad)
-    factor, _ = fit_factor(mean_sq)
+    factor, _ = fit_factor(mean_sq[1:] if arch.depth > 3 else mean_sq)  # layers 2..L-1: the first sees raw x
     return SignalResult(
         arch=arch, activation=arch.act.name, init=init, trials=trials, seed=seed,
         pre_mean=v["pre"], pre_var=v["pre2"] - v["pre"] ** 2, pre_q=v["pre2"], act_mean=v["act"],
