@@ -26,30 +26,64 @@ from .meanfield import chi1s, depth_scale, normal_rule, solve_bracketed
 Rule = tuple[np.ndarray, np.ndarray]
 #: c beyond 1 - C_GAP counts as c* = 1 (the bracket's upper end).
 C_GAP = 1e-9
+#: c_map(0) below this counts as 0: c* = 0 (E f(u1) f(u2) = (E f)^2 = 0 for an odd f at c = 0, to rounding).
+ZERO_GAP = 1e-14
 
 
 @lru_cache(maxsize=1)
-def coarse_rule(points: int = 48) -> Rule:
-    """Gauss-Hermite (probabilists') nodes and weights for E over N(0, 1): the phase grid's cheaper rule (~1e-5)."""
+def coarse_rule(points: int = 64) -> Rule:
+    """Gauss-Hermite (probabilists') nodes and weights for E over N(0, 1): the phase grid's cheaper rule (c* to ~1e-3)."""
     z, w = np.polynomial.hermite_e.hermegauss(points)
     return z, w / w.sum()
+
+
+@lru_cache(maxsize=1)
+def _panels(points: int = 16, z_max: float = 12.0, z_min: float = 1e-4, ratio: float = 3.0):
+    """Panel edges of meanfield's normal rule (0, +-z_min, +-3 z_min, ..., +-z_max) and Legendre nodes/weights."""
+    edges = [z_min]
+    while edges[-1] * ratio < z_max:
+        edges.append(edges[-1] * ratio)
+    half = np.array(edges + [z_max])
+    return np.concatenate([-half[::-1], [0.0], half]), np.polynomial.legendre.leggauss(points)
+
+
+def _inner(g2: Callable, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """E_z[g2(mean + sd z)], z ~ N(0, 1), for arrays mean, sd (same shape): Gauss-Legendre panels against the normal
+    density whose edges are the normal rule's plus the point z = -mean/sd where mean + sd z = 0, so a kink of g2
+    at 0 (relu, its step derivative, elu) is always a panel edge."""
+    edges, (x, w) = _panels()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(sd > 0, -mean / np.where(sd > 0, sd, 1.0), edges[-1])
+    kink = np.clip(np.nan_to_num(kink, nan=edges[-1]), edges[0], edges[-1])
+    cut = np.sort(np.concatenate([np.broadcast_to(edges, kink.shape + edges.shape), kink[..., None]], axis=-1),
+                  axis=-1)
+    lo, hi = cut[..., :-1, None], cut[..., 1:, None]
+    z = (hi - lo) / 2.0 * x + (hi + lo) / 2.0
+    weight = (hi - lo) / 2.0 * w * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    values = np.asarray(g2(mean[..., None, None] + sd[..., None, None] * z), dtype=float)
+    return np.sum(values * weight, axis=(-2, -1))
 
 
 def bivariate(g1: Callable, g2: Callable, q, c, rule: Rule | None = None) -> np.ndarray:
     """E[g1(u1) g2(u2)], (u1, u2) ~ N(0, q [[1, c], [c, 1]]): u1 = sqrt(q) z1, u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2).
 
-    q and c broadcast; a product rule over (z1, z2) (default: meanfield's 384-node rule, agreeing with mpmath to
-    ~1e-12 for smooth f; the kink of relu on the z2 axis is not a panel edge there, so relu is good to ~1e-9).
+    q and c broadcast. The default: meanfield's 384-node rule over z1 (a panel edge at 0, the kink of g1) and, for
+    each z1, panels over z2 with an edge where u2 = 0 (`_inner`): mpmath agrees to ~1e-12, relu's arc-cosine
+    kernel too. `rule` (a plain product rule, e.g. `coarse_rule`) is the phase grid's faster approximation.
     """
-    z, w = normal_rule() if rule is None else rule
     q, c = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(c, dtype=float))
-    s = np.sqrt(q)[..., None, None]
-    cc = c[..., None, None]
-    u1 = s * z[:, None]
-    u2 = s * (cc * z[:, None] + np.sqrt(np.maximum(1.0 - cc * cc, 0.0)) * z[None, :])
+    s = np.sqrt(q)[..., None]
+    cc = c[..., None]
+    t = np.sqrt(np.maximum(1.0 - cc * cc, 0.0))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        inner = np.asarray(g2(u2), dtype=float) @ w
-        return (np.asarray(g1(u1[..., 0]), dtype=float) * inner) @ w
+        if rule is None:
+            z, w = normal_rule()
+            inner = _inner(g2, s * cc * z, np.broadcast_to(s * t, (s * cc * z).shape))
+        else:
+            z, w = rule
+            inner = np.asarray(g2(s[..., None] * (cc[..., None] * z[:, None] + t[..., None] * z[None, :])),
+                               dtype=float) @ w
+        return (np.asarray(g1(s * z), dtype=float) * inner) @ w
 
 
 def c_map(act: Activation, c, q, sigma_w2, sigma_b2, rule: Rule | None = None) -> np.ndarray:
@@ -85,10 +119,9 @@ def c_stars(act: Activation, sigma_w2, sigma_b2, q_star, chi1, rule: Rule | None
 
         top = np.full(solve.size, 1.0 - C_GAP)
         g_lo, g_hi = gap(np.zeros(solve.size), np.arange(solve.size)), gap(top, np.arange(solve.size))
-        inside = (g_lo >= 0) & (g_hi < 0)
-        root = np.ones(solve.size)
-        root[g_lo == 0] = 0.0
-        pick = np.flatnonzero(inside & (g_lo > 0))
+        zero = g_lo <= ZERO_GAP  # c = 0 is the fixed point (odd f, sigma_b2 = 0), up to the rule's rounding
+        root = np.where(zero, 0.0, 1.0)
+        pick = np.flatnonzero(~zero & (g_hi < 0))
         if pick.size:
             root[pick] = solve_bracketed(lambda c, i: gap(c, pick[i]), np.zeros(pick.size), top[pick], g_lo[pick],
                                          g_hi[pick], rtol=1e-13, atol=1e-15)
@@ -111,7 +144,7 @@ class CorrelationPoint:
 def correlation_point(act: Activation, sigma_w2: float, sigma_b2: float) -> CorrelationPoint:
     """q*, chi1, c*, chi_c = sigma_w2 E[f'(u1) f'(u2)] at c*, xi_c = -1/ln chi_c, xi_q = -1/ln L'(q*)."""
     chi, q = (float(v) for v in chi1s(act, sigma_w2, sigma_b2))
-    c = float(c_stars(act, sigma_w2, sigma_b2, q, chi)[0])
+    c = float(c_stars(act, sigma_w2, sigma_b2, q, chi))
     if not math.isfinite(c):
         return CorrelationPoint(q, chi, math.nan, math.nan, math.nan, math.nan)
     x = float(chi_c(act, c, q, sigma_w2)) if c < 1.0 else chi
@@ -130,3 +163,26 @@ def c_trajectory(act: Activation, sigma_w2: float, sigma_b2: float, q1: float, q
         q12[layer] = sigma_w2 * float(bivariate(act.f, act.f, q[layer - 1], min(max(c, -1.0), 1.0))) + sigma_b2
     with np.errstate(invalid="ignore", divide="ignore"):
         return q, np.where(q > 0, q12 / q, 1.0)
+
+
+@dataclass(frozen=True)
+class CorrelationGrid:
+    """c* and chi_c over the phase diagram's grid (rows sigma_b2, columns sigma_w2), and at each initialisation."""
+
+    c_star: np.ndarray
+    chi_c: np.ndarray
+    inits: list[CorrelationPoint]
+
+
+def phase_correlation(act: Activation, phase) -> CorrelationGrid:
+    """c* and chi_c on `phase`'s grid (a meanfield.PhaseResult; `coarse_rule`, good to ~1e-5 for a figure) and, with
+    the fine rule, at each of its initialisations (sigma_b2 = 0)."""
+    w2, b2 = np.meshgrid(phase.sigma_w2, phase.sigma_b2)
+    rule = coarse_rule()
+    c = c_stars(act, w2, b2, phase.q_star, phase.chi1, rule)
+    chi = np.array(phase.chi1, dtype=float)
+    below = np.isfinite(c) & (c < 1.0)
+    if np.any(below):
+        chi[below] = chi_c(act, c[below], phase.q_star[below], w2[below], rule)
+    chi[~np.isfinite(c)] = np.nan
+    return CorrelationGrid(c, chi, [correlation_point(act, p.sigma_w2, 0.0) for p in phase.inits])

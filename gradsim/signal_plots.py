@@ -115,7 +115,8 @@ def correlation_overlay(fig, result, grid) -> None:
         ax.text(result.sigma_w2[int(np.median(cols))], result.sigma_b2[int(np.percentile(rows, 25))],
                 "chaotic: c* < 1", ha="center", fontsize=9, color="darkred")
     ordered = ~chaotic & np.isfinite(grid.c_star)
-    if np.any(ordered):
-        rows, cols = np.nonzero(ordered)
-        ax.text(result.sigma_w2[int(np.percentile(cols, 15))], result.sigma_b2[int(np.percentile(rows, 75))],
-                "ordered: c* = 1", ha="center", fontsize=9, color="navy")
+    row = int(0.6 * (len(result.sigma_b2) - 1))
+    cols = np.flatnonzero(ordered[row])
+    if cols.size:  # in the ordered part of a row 60% up, right of the legend
+        ax.text(result.sigma_w2[cols[int(0.75 * (cols.size - 1))]], result.sigma_b2[row], "ordered: c* = 1",
+                ha="center", fontsize=9, color="navy", rotation=90)
