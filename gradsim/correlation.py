@@ -106,16 +106,19 @@ def length_slope(act: Activation, q: float, sigma_w2: float) -> float:
         return float(sigma_w2 * (act.f(math.sqrt(q) * z) ** 2 * (z * z - 1.0)) @ w / (2.0 * q))
 
 
-def c_stars(act: Activation, sigma_w2, sigma_b2, q_star, chi1, rule: Rule | None = None) -> np.ndarray:
+def c_stars(act: Activation, sigma_w2, sigma_b2, q_star, chi1, rule: Rule | None = None,
+            rtol: float = 1e-13) -> np.ndarray:
     """The stable fixed point of the c-map at q*: 1 where chi1 <= 1, the root in [0, 1) of c_map(c) - c where chi1 > 1
     (c_map(0) - c >= 0 there: E f(u1) f(u2) = (E f)^2 at c = 0); nan where q* is 0 or infinite."""
     w2, b2, q, chi = (np.array(v, dtype=float).ravel() for v in np.broadcast_arrays(sigma_w2, sigma_b2, q_star, chi1))
     out = np.where(np.isfinite(q) & (q > 0), 1.0, np.nan)
     solve = np.flatnonzero(np.isfinite(q) & (q > 0) & (chi > 1.0))
     if solve.size:
+        square = w2[solve] * bivariate(act.f, act.f, q[solve], 1.0, rule) + b2[solve]  # q_next at c = 1, once
+
         def gap(c, i):
             j = solve[i]
-            return c_map(act, c, q[j], w2[j], b2[j], rule) - c
+            return (w2[j] * bivariate(act.f, act.f, q[j], c, rule) + b2[j]) / square[i] - c
 
         top = np.full(solve.size, 1.0 - C_GAP)
         g_lo, g_hi = gap(np.zeros(solve.size), np.arange(solve.size)), gap(top, np.arange(solve.size))
@@ -124,7 +127,7 @@ def c_stars(act: Activation, sigma_w2, sigma_b2, q_star, chi1, rule: Rule | None
         pick = np.flatnonzero(~zero & (g_hi < 0))
         if pick.size:
             root[pick] = solve_bracketed(lambda c, i: gap(c, pick[i]), np.zeros(pick.size), top[pick], g_lo[pick],
-                                         g_hi[pick], rtol=1e-13, atol=1e-15)
+                                         g_hi[pick], rtol=rtol, atol=rtol * 1e-2)
         out[solve] = root
     return out.reshape(np.shape(np.broadcast_arrays(sigma_w2, sigma_b2, q_star, chi1)[0]))
 
@@ -179,7 +182,7 @@ def phase_correlation(act: Activation, phase) -> CorrelationGrid:
     the fine rule, at each of its initialisations (sigma_b2 = 0)."""
     w2, b2 = np.meshgrid(phase.sigma_w2, phase.sigma_b2)
     rule = coarse_rule()
-    c = c_stars(act, w2, b2, phase.q_star, phase.chi1, rule)
+    c = c_stars(act, w2, b2, phase.q_star, phase.chi1, rule, rtol=1e-9)
     chi = np.array(phase.chi1, dtype=float)
     below = np.isfinite(c) & (c < 1.0)
     if np.any(below):

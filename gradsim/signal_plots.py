@@ -81,13 +81,13 @@ def bn_rate_figure(rows, batches_theory, theory):
     """Measured per-layer factor of the mean squared gradient (BatchNorm + relu) against batch, per width, with
     lambda(B); rows are (width, batch, measured) triples."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    ax.plot(batches_theory, theory, "-", color="black", lw=1.5, label=r"theory $\lambda(B)$ (infinite width)")
+    ax.plot(batches_theory, theory, ".-", color="black", lw=1, ms=3, label=r"theory $\lambda(B)$ (infinite width)")
     ax.axhline(np.pi / (np.pi - 1), color="gray", ls=":", lw=1, label=r"$\pi/(\pi-1) \approx 1.467$ (B $\to\infty$)")
     widths = sorted({w for w, _, _ in rows})
     for k, width in enumerate(widths):
         pts = sorted((b, m) for w, b, m in rows if w == width)
-        ax.plot([b for b, _ in pts], [m for _, m in pts], "o--", color=f"C{k}", ms=5, lw=0.8,
-                label=f"measured, width {width}")
+        ax.plot([b * (1 + 0.04 * (k - 1)) for b, _ in pts], [m for _, m in pts], "o", color=f"C{k}", ms=6,
+                label=f"measured, width {width} (nudged sideways)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size B")
     ax.set_ylabel("factor per layer of mean $\\|\\partial C/\\partial h_l\\|^2$")

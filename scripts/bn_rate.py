@@ -55,8 +55,8 @@ def main() -> None:
     if args.plot:
         from gradsim import plots, signal_plots
 
-        b = np.geomspace(5, 1024, 200)
-        plots.save(signal_plots.bn_rate_figure(rows, b, [bn_relu_factor(int(round(v))) for v in b]), args.plot)
+        b = np.unique(np.round(np.geomspace(5, 1024, 120)).astype(int))
+        plots.save(signal_plots.bn_rate_figure(rows, b, [bn_relu_factor(int(v)) for v in b]), args.plot)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,16 @@ FIGURES: dict[str, list[str]] = {
     "ensemble-chain.png": ["ensemble", "--depth", "50", "--trials", "100000"],
     "ensemble-tanh.png": ["ensemble", "--width", "256", "--depth", "30", "--act", "tanh", "--sigma-w2", "1.5",
                           "--sigma-b2", "0.05", "--trials", "100"],
+    # signal propagation (issue 15): a plain tanh MLP, the same with residual branches, BatchNorm's explosion
+    "spp-tanh.png": ["ensemble", "--width", "256", "--depth", "50", "--act", "tanh", "--forward", "--batch", "32",
+                     "--trials", "8"],
+    "spp-residual.png": ["ensemble", "--width", "256", "--depth", "50", "--act", "tanh", "--residual", "0.2",
+                         "--batch", "32", "--trials", "8"],
+    "bn-explode.png": ["ensemble", "--width", "512", "--depth", "30", "--act", "relu", "--init", "he", "--norm",
+                       "batch", "--batch", "64", "--trials", "4"],
 }
+#: Figures made by a script of their own (python SCRIPT --plot docs/NAME).
+SCRIPTS: dict[str, str] = {"bn-rate.png": "bn_rate.py"}
 
 
 def main() -> None:
@@ -35,6 +44,10 @@ def main() -> None:
     for name, args in FIGURES.items():
         subprocess.run([sys.executable, "-m", "gradsim", *args, "--plot", str(DOCS / name)], check=True,
                        stdout=subprocess.DEVNULL)
+        print(f"wrote docs/{name}")
+    for name, script in SCRIPTS.items():
+        subprocess.run([sys.executable, str(Path(__file__).resolve().parent / script), "--plot", str(DOCS / name)],
+                       check=True, stdout=subprocess.DEVNULL)
         print(f"wrote docs/{name}")
 
 
