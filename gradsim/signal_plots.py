@@ -40,7 +40,7 @@ def _backward(ax, r, layers) -> None:
     ax.plot(layers, p50, "-", color="tab:blue", lw=1, label="median")
     measured = f" (x{r.measured_factor:.4g} per layer)" if r.measured_factor else ""
     ax.plot(layers, rms, "o", ms=3, color="tab:orange", label=f"RMS, measured{measured}")
-    theory = f", x{r.theory_factor:.4g} per layer at the fixed point" if r.theory_factor is not None else ""
+    theory = f", x{r.theory_factor:.4g} per layer" if r.theory_factor is not None else ""
     ax.plot(layers, line, "--", color="black", lw=1.2, label=f"mean field{theory} (level fitted)")
     power_of_ten_axis(ax)
     ax.set_xlabel("layer l (1 = first, nearest the input)")

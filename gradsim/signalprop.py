@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import activations, meanfield
+from . import activations
 from .activations import Activation
 from .chain import LN10
 from .correlation import c_trajectory
@@ -84,14 +84,13 @@ class Theory:
     grad_factor: np.ndarray  # entry l: E||delta_l||^2 / E||delta_(l+1)||^2 (the last is nan)
     beta: np.ndarray | None
     correlation: np.ndarray | None
-    factor: float | None  # one constant factor per layer, where the theory gives one
 
 
 def theory(arch: Arch) -> Theory:
     """The mean field of `arch` layer by layer (formulas and sources in `layers`)."""
     unit, dense, L = Nonlinearity(arch.act), arch.dense, arch.depth
     q, factor = np.empty(L), np.full(L, math.nan)
-    beta, corr, constant = None, None, None
+    beta, corr = None, None
     if arch.alpha is not None:
         block, beta = arch.residual, np.empty(L)
         s = 1.0  # the input's mean square
@@ -108,8 +107,6 @@ def theory(arch: Arch) -> Theory:
         for layer in range(1, L):
             q[layer] = dense.q(unit.mean_square(q[layer - 1]))
         factor[:-1] = [arch.sigma_w2 * unit.dact_square(v) for v in q[:-1]]
-        chi, _ = meanfield.chi1s(arch.act, arch.sigma_w2, arch.sigma_b2, min(q[0], meanfield.Q_MAX))
-        constant = float(chi)
         if arch.correlation is not None:
             corr = c_trajectory(arch.act, arch.sigma_w2, arch.sigma_b2, q[0], dense.q12(arch.correlation), L)[1]
     else:
@@ -117,8 +114,7 @@ def theory(arch: Arch) -> Theory:
         q[1:] = dense.q(unit.mean_square(1.0) if arch.position == "pre" else 1.0)
         factor[:-1] = [norm_factor(arch.act, arch.norm, arch.position, arch.sigma_w2, arch.sigma_b2, arch.batch, v,
                                    first=layer == 0) for layer, v in enumerate(q[:-1])]
-        constant = float(factor[min(1, L - 2)]) if L > 1 else None
-    return Theory(q, factor, beta, corr, constant)
+    return Theory(q, factor, beta, corr)
 
 
 def _residual_correlation(arch: Arch, q: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -321,6 +317,10 @@ def summarise(arch: Arch, th: Theory, sums: Sums, trials: int, seed: int, init: 
     p5, p50, p95 = np.percentile(sums.ln_grad, [5.0, 50.0, 95.0], axis=0, method="inverted_cdf") / LN10
     mean_sq = _log10_mean_sq(sums.ln_grad)
     factor, _ = fit_factor(mean_sq[1:] if arch.depth > 3 else mean_sq)  # layers 2..L-1: the first sees raw x
+    line = _theory_line(mean_sq, th.grad_factor)
+    # the theory's per-layer factors fitted over the same layers as the measurement (BN, LN: the constant itself;
+    # plain and residual nets: the slope along q_l, not chi1 at a q* the net may be far from)
+    theory_factor = fit_factor(2 * line[1:] if arch.depth > 3 else 2 * line)[0] if arch.depth > 1 else None
     return SignalResult(
         arch=arch, activation=arch.act.name, init=init, trials=trials, seed=seed,
         pre_mean=v["pre"], pre_var=v["pre2"] - v["pre"] ** 2, pre_q=v["pre2"], act_mean=v["act"],
@@ -328,9 +328,9 @@ def summarise(arch: Arch, th: Theory, sums: Sums, trials: int, seed: int, init: 
         chan_var=v["chan_var"] if batch2 else None, correlation=v["corr"] if arch.correlation is not None else None,
         q_theory=th.q, correlation_theory=th.correlation, beta=th.beta,
         log10_grad_p5=p5, log10_grad_p50=p50, log10_grad_p95=p95, log10_mean_sq=mean_sq,
-        grad_factor_theory=th.grad_factor, log10_grad_theory=_theory_line(mean_sq, th.grad_factor),
-        measured_factor=factor, theory_factor=th.factor, verdict=regime(factor, arch.depth, mean_sq),
-        theory_verdict=None if th.factor is None else regime(th.factor, arch.depth))
+        grad_factor_theory=th.grad_factor, log10_grad_theory=line,
+        measured_factor=factor, theory_factor=theory_factor, verdict=regime(factor, arch.depth, mean_sq),
+        theory_verdict=None if theory_factor is None else regime(theory_factor, arch.depth))
 
 
 # ---------------------------------------------------------------- the whole run

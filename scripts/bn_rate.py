@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
     rows = []
-    print(f"| width \\ batch | " + " | ".join(f"B = {b}" for b in BATCHES) + " |")
+    print("| width \\ batch | " + " | ".join(f"B = {b}" for b in BATCHES) + " |")
     print("|---|" + "---|" * len(BATCHES))
     print("| theory lambda(B), infinite width | " + " | ".join(f"{bn_relu_factor(b):.4f}" for b in BATCHES) + " |")
     for width in WIDTHS:

@@ -25,7 +25,7 @@ def test_forward_json_has_the_contract_keys(run):
 
 def test_batchnorm_json_gives_the_closed_form_rate(run):
     d = run.json("ensemble", *SMALL, "--act", "relu", "--init", "he", "--norm", "batch", "--batch", "8")
-    assert d["theory_factor"] == pytest.approx(bn_relu_factor(8), rel=1e-15)
+    assert d["theory_factor"] == pytest.approx(bn_relu_factor(8), rel=1e-12)
     assert d["norm"] == "batch" and d["batch"] == 8 and "chan_sq_mean" in d["layers"][0]
 
 
@@ -37,7 +37,7 @@ def test_two_inputs_give_correlation_and_its_theory(run):
 
 def test_residual_json_and_table(run):
     d = run.json("ensemble", *SMALL, "--act", "relu", "--init", "he", "--residual", "0.5", "--branch", "2")
-    assert d["residual"] == 0.5 and d["branch"] == 2 and d["theory_factor"] is None
+    assert d["residual"] == 0.5 and d["branch"] == 2 and d["theory_factor"] > 1
     assert d["measured_factor"] is not None and "beta" in d["layers"][0]
     out = run("ensemble", *SMALL, "--residual", "0.5", "--residual-beta", "1").stdout
     assert "residual: s + 0.5 branch(s / 1)" in out and "RMS ||delta||" in out

@@ -51,7 +51,7 @@ def test_bn_relu_factor_against_monte_carlo_of_the_mean_field_operator(batch):
 def test_bn_relu_measured_factor_within_two_percent():
     """Width 256, batch 32: the fitted per-layer factor of mean ||dC/dh_l||^2 against lambda(32) = 1.522."""
     r = signal(act="relu", init="he", width=256, depth=16, norm="batch", batch=32, trials=4, seed=1)
-    assert r.theory_factor == bn_relu_factor(32)
+    assert r.theory_factor == pytest.approx(bn_relu_factor(32), rel=1e-12)
     assert r.measured_factor == pytest.approx(r.theory_factor, rel=0.02)
     assert r.verdict == "exploding"
 

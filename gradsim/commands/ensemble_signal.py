@@ -45,11 +45,11 @@ def layer_rows(r: SignalResult) -> list[dict]:
 def _notes(r: SignalResult) -> list[str]:
     a, depth = r.arch, r.arch.depth
     measured = "-" if r.measured_factor is None else f"x{render.num(r.measured_factor, 5)}"
-    lines = [f"measured:   mean ||delta||^2 {measured} per layer (fit over layers 1-{max(depth - 1, 1)}): {r.verdict},"
+    lines = [f"measured:   mean ||delta||^2 {measured} per layer (fit over layers {'2-' + str(depth - 1) if depth > 3 else '1-' + str(max(depth - 1, 1))}): {r.verdict},"
              f" {_change(r.measured_factor, depth)}."]
     if r.theory_factor is not None:
-        lines.append(f"mean field: x{render.num(r.theory_factor, 5)} per layer: {r.theory_verdict}, "
-                     f"{_change(r.theory_factor, depth)}.")
+        lines.append(f"mean field: x{render.num(r.theory_factor, 5)} per layer (its per-layer factors, fitted alike):"
+                     f" {r.theory_verdict}, {_change(r.theory_factor, depth)}.")
     if a.norm == "batch" and a.position == "pre" and a.act.name == "relu":
         lines.append(f"            BatchNorm + relu, batch {a.batch}: lambda(B) of Yang et al. (ICLR 2019), closed form"
                      " derived in gradsim/layers.py; pi/(pi-1) = 1.4669 only as B -> inf.")
