@@ -27,6 +27,7 @@ _LAZY = {
     "PhaseResult": ("meanfield", "PhaseResult"), "WindowResult": ("window", "WindowResult"),
     "chi1": ("meanfield", "chi1"), "phase": ("meanfield", "phase"), "window": ("window", "window"),
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
+    "SignalResult": ("signalprop", "SignalResult"), "signal": ("signalprop", "signal"),
 }
 
 __all__ = ["__version__", "GradsimError", *_LAZY]

@@ -41,8 +41,8 @@ def _notes(r: PhaseResult) -> list[str]:
             "chi1 < 1: the mean squared gradient shrinks by chi1 per layer (vanishing); > 1: it grows (exploding).",
             "depth scale -1/ln(chi1): layers per factor e (negative: growing; inf: critical).",
             "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf.",
-            "c*: fixed point of the correlation map (1: ordered; < 1: chaotic); chi_c = sigma_w^2 E[f'(u1) f'(u2)]"
-            " at c*; xi_c = -1/ln chi_c layers (Schoenholz et al. 2017)."]
+            "c*: fixed point of the correlation map (1: ordered; < 1: chaotic; Schoenholz et al. 2017);",
+            "chi_c = sigma_w^2 E[f'(u1) f'(u2)] at c*; xi_c = -1/ln chi_c: layers over which correlations settle."]
 
 
 
