@@ -405,6 +405,9 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
         raise GradsimError("BatchNorm normalises over the batch: give --batch 2 or more", option="--batch")
     init = "xavier" if init is None else init.strip().lower()
     w2 = init_sigma_w2(init, activation)
+    if init == "orthogonal":
+        raise GradsimError("the signal statistics draw Gaussian weights; orthogonal ones are for the plain ensemble",
+                           option="--init")
     if sigma_w2 is not None:
         w2, init = float(_number(sigma_w2, "--sigma-w2", 0.0, 1e6)), "given"
     b2 = float(_number(sigma_b2, "--sigma-b2", 0.0, 1e6))

@@ -64,6 +64,7 @@ def test_same_seed_same_bytes_and_csv(run):
     (("--norm-position", "middle", "--norm", "layer"), "--norm-position"),
     (("--forward", "--input", "2"), "--input"),
     (("--forward", "--sigma-w", "2"), "--sigma-w"),
+    (("--forward", "--init", "orthogonal"), "--init"),
 ])
 def test_bad_signal_options_are_usage_errors(run, args, option):
     run.usage_error("ensemble", *SMALL, *args, option=option)
