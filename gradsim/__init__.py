@@ -30,6 +30,7 @@ _LAZY = {
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
     "RnnResult": ("rnn", "RnnResult"), "rnn": ("rnn", "rnn"),
     "train_many": ("training", "train_many"),
+    "SignalResult": ("signalprop", "SignalResult"), "signal": ("signalprop", "signal"),
 }
 
 __all__ = ["__version__", "GradsimError", *_LAZY]

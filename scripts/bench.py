@@ -259,6 +259,55 @@ def train_wide(repeats: int = 3) -> list[tuple[str, float]]:
     """One epoch of a 784-100-100-10 sigmoid net, batch 10, on a synthetic MNIST-sized set (60000 x 784) against
     the same in PyTorch (target: ratio torch / gradsim >= 1)."""
     return train_vs_torch("wide", repeats)
+#: The BatchNorm case of issue 15: width 512, depth 50, batch 256, relu with He's init, 2 trials.
+BN = dict(width=512, depth=50, batch=256, trials=2)
+
+
+def torch_batchnorm(width: int, depth: int, batch: int, trials: int) -> Callable[[], object]:
+    """The same network in PyTorch float64: one forward with autograd's graph, the forward statistics taken under
+    no_grad, then dC/dh_l of C = sum r * out by autograd."""
+    import torch
+
+    def run() -> None:
+        g = torch.Generator().manual_seed(0)
+        for _ in range(trials):
+            ws = [torch.randn(width, width, generator=g, dtype=torch.float64) * math.sqrt(2.0 / width)
+                  for _ in range(depth)]
+            x = torch.randn(batch, width, generator=g, dtype=torch.float64)
+            r = torch.randn(batch, width, generator=g, dtype=torch.float64)
+            hs, stats, a = [], [], x
+            for w in ws:
+                h = a @ w.T
+                if h.requires_grad:
+                    h.retain_grad()
+                else:
+                    h.requires_grad_(True)
+                hs.append(h)
+                a = torch.relu(torch.nn.functional.batch_norm(h, None, None, training=True, eps=1e-5))
+                with torch.no_grad():  # forward statistics outside the graph
+                    hd, zd = h.detach(), a.detach()
+                    stats.append((hd.mean(), hd.var(), zd.mean(), zd.var(), (hd.mean(0) ** 2).mean(),
+                                  hd.var(0).mean()))
+            (r * a).sum().backward()
+            [float((h.grad ** 2).sum()) for h in hs]
+
+    return run
+
+
+@case
+def signal_batchnorm(repeats: int = 3) -> list[tuple[str, float]]:
+    """`ensemble --width 512 --depth 50 --norm batch --batch 256` (2 trials, relu, He) against PyTorch float64."""
+    from gradsim.signalprop import signal
+
+    mine = lambda: signal(act="relu", init="he", width=BN["width"], depth=BN["depth"], norm="batch",  # noqa: E731
+                          batch=BN["batch"], trials=BN["trials"])
+    try:
+        contenders = {"torch": torch_batchnorm(**BN), "gradsim": mine}
+    except ImportError:
+        return [("torch not installed: skipped", math.nan)]
+    m = alternate(contenders, repeats)
+    return [("PyTorch float64, stats + autograd (s)", m["torch"]), ("gradsim signalprop.signal() (s)", m["gradsim"]),
+            ("ratio gradsim / torch", m["gradsim"] / m["torch"])]
 
 
 def main(argv: list[str]) -> None:

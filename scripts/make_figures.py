@@ -36,7 +36,16 @@ FIGURES: dict[str, list[str]] = {
     "rnn-cliff.png": ["rnn", "--surface"],
     "rnn-train.png": ["rnn", "--train", "--steps", "10", "--radius", "1.5", "--lr", "0.3"],
     "rnn-lstm.png": ["rnn", "--cell", "lstm", "--forget-bias", "40", "--steps", "1000"],
+    # signal propagation (issue 15): a plain tanh MLP, the same with residual branches, BatchNorm's explosion
+    "spp-tanh.png": ["ensemble", "--width", "256", "--depth", "50", "--act", "tanh", "--forward", "--batch", "32",
+                     "--trials", "8"],
+    "spp-residual.png": ["ensemble", "--width", "256", "--depth", "50", "--act", "tanh", "--residual", "0.2",
+                         "--batch", "32", "--trials", "8"],
+    "bn-explode.png": ["ensemble", "--width", "512", "--depth", "30", "--act", "relu", "--init", "he", "--norm",
+                       "batch", "--batch", "64", "--trials", "4"],
 }
+#: Figures made by a script of their own (python SCRIPT --plot docs/NAME).
+SCRIPTS: dict[str, str] = {"bn-rate.png": "bn_rate.py"}
 
 
 def main() -> None:
@@ -44,6 +53,9 @@ def main() -> None:
     for name, args in FIGURES.items():
         subprocess.run([sys.executable, "-m", "gradsim", *args, "--plot", str(DOCS / name)], check=True,
                        stdout=subprocess.DEVNULL)
+    for name, script in SCRIPTS.items():
+        subprocess.run([sys.executable, str(Path(__file__).resolve().parent / script), "--plot", str(DOCS / name)],
+                       check=True, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from gradsim.errors import GradsimError
 
 #: Options that are off unless given, so they have no default to show.
 NO_DEFAULT = {"--help", "--plot", "--grad", "--at", "--softmax", "--trace", "--error-if-nonfinite", "--steps",
-              ("vanish", "--lr"), ("vanish", "--preset"), ("clip", "--weights")}
+              ("vanish", "--lr"), ("vanish", "--preset"), ("clip", "--weights"),
+              ("ensemble", "--forward"), ("ensemble", "--correlation")}
 #: Each option that takes a name, with every name it accepts.
 CHOICES = {"--act": activations.NAMES, "--preset": tuple(chain.PRESETS), "--cost": training.COSTS,
            "--data": datasets.SOURCES, "--clip-mode": training.CLIP_MODES, "--mode": (*clipping.MODES, "all"),

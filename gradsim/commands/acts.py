@@ -8,6 +8,7 @@ import typer
 
 from .. import activations, render
 from ..activations import ActsResult
+from ..moments import moments
 from ..options import AlphaOpt, FormatOpt, PlotOpt, acts_option, usage_errors
 
 
@@ -23,6 +24,20 @@ def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
                       s.peak.where, "yes" if s.keeps_gradient else "no"])
     headers = ["activation", "f(x)", "range", "f'(0)", "max |f'|", "where", "keeps"]
     return rows, render.Table(headers, table, justify=["left", "left", "left", "right", "right", "left", "left"])
+
+
+def _moments(r: ActsResult, rows: list[dict]) -> render.Table:
+    """E f(z), Var f(z) (z ~ N(0,1)), E f(u) (u ~ U(-1,1)) and gamma per activation; adds their JSON keys to rows."""
+    table = []
+    for s, row in zip(r.summaries, rows):
+        m = moments(s.activation)
+        row.update(mean_normal=m.mean_normal, var_normal=m.var_normal, mean_uniform=m.mean_uniform, gamma=m.gamma,
+                   gamma_nfnets=m.gamma_nfnets)
+        table.append([s.activation.name, render.num(m.mean_normal, 6), render.num(m.var_normal, 6),
+                      render.num(m.mean_uniform, 6), render.num(m.gamma, 8), render.num(m.gamma_nfnets, 8)])
+    headers = ["activation", "E f(z)", "Var f(z)", "E f(u)", "gamma", "NFNets gamma"]
+    return render.Table(headers, table, justify=["left"] + ["right"] * 5,
+                        title="output moments: z ~ N(0, 1), u ~ U(-1, 1); gamma = 1/sqrt(Var f(z)) (NF-ResNets)")
 
 
 def _values(r: ActsResult) -> tuple[list[dict], render.Table]:
@@ -49,7 +64,7 @@ def report(r: ActsResult) -> render.Report:
     """Catalogue table, then values and softmax tables when asked for; CSV is the most specific table."""
     rows, table = _catalogue(r)
     data: dict = dict(activations=rows)
-    tables, csv_rows = [table], rows
+    tables, csv_rows = [table, _moments(r, rows)], rows
     if r.points is not None:
         data["values"], t = _values(r)
         tables.append(t)
@@ -58,7 +73,10 @@ def report(r: ActsResult) -> render.Report:
         data["softmax"], t = _softmax(r)
         tables.append(t)
     notes = ["keeps: max |f'| >= 1 is reached, so a chain with |w| <= 1 can keep its gradient from shrinking.",
-             "A max at x -> inf is a supremum that f' approaches but never reaches."]
+             "A max at x -> inf is a supremum that f' approaches but never reaches.",
+             "gamma f has unit variance for unit-variance Gaussian input (Brock, De & Smith 2021); NFNets gamma is"
+             " DeepMind's empirical table (nfnets/base.py, jax's gelu is the tanh form).",
+             "E f(u): Microsoft AI-edu's mean shift: sigmoid moves inputs uniform on (-1, 1) to mean 0.5, tanh keeps 0."]
     headers = list(csv_rows[0]) if csv_rows else []
     return render.Report("acts", data, title="Activations: f, f' and what they do to a gradient", tables=tables,
                          notes=notes, csv_headers=headers,

@@ -12,6 +12,7 @@ from .. import render
 from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
+from ..errors import GradsimError
 from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, progress, usage_errors
 
 #: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
@@ -138,6 +139,15 @@ def ensemble(
     trials: Annotated[Optional[int], typer.Option(min=1, max=MAX_TRIALS, help=f"Random networks to draw (default: about {DEFAULT_DRAWS:.0e} / (depth x width^2), from {DEFAULT_TRIALS[0]:,} to {DEFAULT_TRIALS[1]:,}).")] = None,
     seed: SeedOpt = 0,
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads (default: every core). The output is the same for any number.")] = None,
+    residual: Annotated[Optional[float], typer.Option("--residual", metavar="ALPHA", help="Residual blocks s_(l+1) = s_l + ALPHA branch(s_l / beta_l) (Yang & Schoenholz 2017; NF-ResNets). Default none: a plain MLP.")] = None,
+    residual_beta: Annotated[Optional[float], typer.Option("--residual-beta", help="Fixed branch input scale beta (1: the plain residual MLP); default beta_l = sqrt(q_l), the expected std of s_l (NF-ResNets).")] = None,
+    branch: Annotated[int, typer.Option("--branch", min=1, max=2, help="Layers per residual branch: 1 (W f(u) + b) or 2 (W2 f(W1 f(u) + b1) + b2).")] = 1,
+    norm: Annotated[Optional[str], typer.Option("--norm", metavar="batch|layer", help="BatchNorm (over the batch, per unit) or LayerNorm (over the units, per example); gamma 1, beta 0, eps 1e-5 as PyTorch. Default none.")] = None,
+    norm_position: Annotated[str, typer.Option("--norm-position", metavar="pre|post", help="Normalise before (pre) or after (post) the activation.")] = "pre",
+    batch: Annotated[Optional[int], typer.Option("--batch", min=1, help="Examples per network (default 256 with --norm batch, else 1).")] = None,
+    inputs: Annotated[int, typer.Option("--inputs", min=1, max=2, help="2: two inputs of correlation --correlation through each network, their correlation per layer beside the c-map.")] = 1,
+    correlation: Annotated[Optional[float], typer.Option("--correlation", metavar="C", help="Correlation of the two inputs, in [-1, 1]; --inputs 2 needs it.")] = None,
+    forward: Annotated[bool, typer.Option("--forward", help="Forward statistics per layer (mean, variance, q beside the length map) of a plain wide MLP; implied by the options above.")] = False,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:
@@ -152,7 +162,27 @@ def ensemble(
     Example: gradsim ensemble --depth 100 --trials 100000
 
     Example: gradsim ensemble --width 64 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
+
+    With --forward, --residual, --norm or --inputs 2 (width >= 2): forward statistics per layer beside the mean
+    field's q_l, and the gradient of the cost sum r * out (r ~ N(0, I)) beside its per-layer theory.
+
+    Example: gradsim ensemble --width 128 --depth 20 --act relu --init he --norm batch --batch 32 --trials 4
     """
+    if forward or residual is not None or norm is not None or inputs == 2 or correlation is not None \
+            or batch is not None or residual_beta is not None or branch != 1:
+        from . import ensemble_signal
+
+        with usage_errors():
+            if input is not None or target != 0.0:
+                raise GradsimError("the signal statistics draw x ~ N(0, I) and backpropagate a random direction;"
+                                   " --input and --target are for the plain ensemble", option="--input")
+            if sigma_w is not None or sigma_b is not None:
+                raise GradsimError("give --sigma-w2 / --sigma-b2 with the signal statistics", option="--sigma-w")
+        ensemble_signal.run(fmt, plot, depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w2=sigma_w2,
+                            sigma_b2=sigma_b2 or 0.0, norm=norm, position=norm_position, batch=batch,
+                            residual=residual, beta=residual_beta, branch=branch, inputs=inputs,
+                            correlation=correlation, trials=trials, seed=seed)
+        return
     with usage_errors(), progress("trials") as tick:
         result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,
                               sigma_b=sigma_b, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input=input, target=target,

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import meanfield, render
+from .. import activations, meanfield, render
 from ..options import AlphaOpt, FormatOpt, PlotOpt, act_option, progress, usage_errors
 from ..meanfield import PhaseResult
 
@@ -20,14 +20,16 @@ def _critical(r: PhaseResult) -> tuple[list[dict], render.Table]:
     return rows, render.Table(headers, table, title="critical line chi1 = 1 (root found at each sigma_b^2)")
 
 
-def _inits(r: PhaseResult) -> tuple[list[dict], render.Table]:
+def _inits(r: PhaseResult, corr) -> tuple[list[dict], render.Table]:
     rows = [dict(init=p.init, sigma_w2=p.sigma_w2, sigma_b2=0.0, q_star=p.q_star, chi1=p.chi1,
-                 depth_scale=p.depth_scale, regime=p.regime) for p in r.inits]
+                 depth_scale=p.depth_scale, regime=p.regime, c_star=c.c_star, chi_c=c.chi_c, xi_c=c.xi_c,
+                 xi_q=c.xi_q) for p, c in zip(r.inits, corr.inits)]
     table = [[p.init, render.num(p.sigma_w2), render.num(p.q_star), render.num(p.chi1), render.num(p.depth_scale),
-              p.regime] for p in r.inits]
-    headers = ["init", "sigma_w^2", "q*", "chi1", "depth scale", "regime"]
+              p.regime, render.num(c.c_star), render.num(c.chi_c), render.num(c.xi_c)]
+             for p, c in zip(r.inits, corr.inits)]
+    headers = ["init", "sigma_w^2", "q*", "chi1", "depth scale", "regime", "c*", "chi_c", "xi_c"]
     return rows, render.Table(headers, table, title="common initialisations at sigma_b^2 = 0",
-                              justify=["left"] + ["right"] * 4 + ["left"])
+                              justify=["left"] + ["right"] * 4 + ["left"] + ["right"] * 3)
 
 
 def _notes(r: PhaseResult) -> list[str]:
@@ -38,19 +40,22 @@ def _notes(r: PhaseResult) -> list[str]:
             f"chi1 from {render.num(r.chi1.min())} to {render.num(r.chi1.max())}, {vanishing:.0%} vanishing.",
             "chi1 < 1: the mean squared gradient shrinks by chi1 per layer (vanishing); > 1: it grows (exploding).",
             "depth scale -1/ln(chi1): layers per factor e (negative: growing; inf: critical).",
-            "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf."]
+            "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf.",
+            "c*: fixed point of the correlation map (1: ordered; < 1: chaotic; Schoenholz et al. 2017);",
+            "chi_c = sigma_w^2 E[f'(u1) f'(u2)] at c*; xi_c = -1/ln chi_c: layers over which correlations settle."]
 
 
 
 
-def report(r: PhaseResult) -> render.Report:
+def report(r: PhaseResult, corr) -> render.Report:
     """The critical table (also the CSV), the initialisations, and the whole grid in JSON."""
     critical, critical_table = _critical(r)
-    inits, inits_table = _inits(r)
+    inits, inits_table = _inits(r, corr)
     alpha = f" (alpha {r.alpha:g})" if r.alpha is not None else ""
     data = dict(activation=r.activation, alpha=r.alpha, critical=critical, inits=inits,
                 critical_line=[dict(sigma_b2=b2, sigma_w2=w2) for b2, w2 in zip(r.line_b2, r.line_w2)],
-                grid=dict(sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, chi1=r.chi1, q_star=r.q_star))
+                grid=dict(sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, chi1=r.chi1, q_star=r.q_star,
+                          c_star=corr.c_star, chi_c=corr.chi_c))
     keys = list(critical[0])
     return render.Report("phase", data,
                          title=f"Mean-field phase diagram · {r.activation}{alpha} · chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2]",
@@ -85,9 +90,14 @@ def phase(
     """
     with usage_errors(), progress("chi1 grid") as tick:
         result = meanfield.phase(act, alpha, sigma_b2, grid, sigma_w2_max, sigma_b2_max, tick)
-    render.emit(report(result), fmt)
+        from ..correlation import phase_correlation
+
+        corr = phase_correlation(activations.get(act, alpha), result)
+    render.emit(report(result, corr), fmt)
     if plot:
-        from .. import plots
+        from .. import plots, signal_plots
         from ..options import save_plot
 
-        save_plot(plots.phase_figure(result), plot)
+        figure = plots.phase_figure(result)
+        signal_plots.correlation_overlay(figure, result, corr)
+        save_plot(figure, plot)

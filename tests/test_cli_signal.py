@@ -1,0 +1,80 @@
+"""The command-line contract of `gradsim ensemble` with --forward, --norm, --residual, --inputs 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from gradsim import __version__
+from gradsim.layers import bn_relu_factor
+
+SMALL = ("--width", "16", "--depth", "5", "--trials", "3")
+
+
+def test_forward_json_has_the_contract_keys(run):
+    d = run.json("ensemble", *SMALL, "--act", "tanh", "--forward")
+    assert d["command"] == "ensemble" and d["gradsim_version"] == __version__
+    assert "measured_factor" in d and "theory_factor" in d
+    for row in d["layers"]:
+        for key in ("pre_mean", "pre_var", "act_mean", "act_var", "q_theory", "log10_grad_rms"):
+            assert isinstance(row[key], float), key
+    assert d["layers"][0]["q_theory"] == pytest.approx(1.0)
+
+
+def test_batchnorm_json_gives_the_closed_form_rate(run):
+    d = run.json("ensemble", *SMALL, "--act", "relu", "--init", "he", "--norm", "batch", "--batch", "8")
+    assert d["theory_factor"] == pytest.approx(bn_relu_factor(8), rel=1e-12)
+    assert d["norm"] == "batch" and d["batch"] == 8 and "chan_sq_mean" in d["layers"][0]
+
+
+def test_two_inputs_give_correlation_and_its_theory(run):
+    d = run.json("ensemble", *SMALL, "--act", "tanh", "--inputs", "2", "--correlation", "0.5")
+    assert d["layers"][0]["correlation_theory"] == pytest.approx(0.5)
+    assert all(-1 <= row["correlation"] <= 1 for row in d["layers"])
+
+
+def test_residual_json_and_table(run):
+    d = run.json("ensemble", *SMALL, "--act", "relu", "--init", "he", "--residual", "0.5", "--branch", "2")
+    assert d["residual"] == 0.5 and d["branch"] == 2 and d["theory_factor"] > 1
+    assert d["measured_factor"] is not None and "beta" in d["layers"][0]
+    out = run("ensemble", *SMALL, "--residual", "0.5", "--residual-beta", "1").stdout
+    assert "residual: s + 0.5 branch(s / 1)" in out and "RMS ||delta||" in out
+
+
+def test_same_seed_same_bytes_and_csv(run):
+    args = ("ensemble", *SMALL, "--norm", "layer", "-f", "csv")
+    first, second = run(*args).stdout, run(*args).stdout
+    assert first == second
+    rows = list(csv.reader(io.StringIO(first)))
+    assert rows[0][:3] == ["layer", "pre_mean", "pre_var"] and len(rows) == 6
+
+
+@pytest.mark.parametrize("args,option", [
+    (("--norm", "group"), "--norm"),
+    (("--norm", "batch", "--batch", "1"), "--batch"),
+    (("--inputs", "2"), "--correlation"),
+    (("--correlation", "0.5"), "--correlation"),
+    (("--inputs", "2", "--correlation", "1.5"), "--correlation"),
+    (("--norm", "batch", "--inputs", "2", "--correlation", "0.1"), "--inputs"),
+    (("--residual", "0.5", "--norm", "layer"), "--norm"),
+    (("--residual-beta", "2"), "--residual-beta"),
+    (("--residual", "-1"), "--residual"),
+    (("--norm-position", "middle", "--norm", "layer"), "--norm-position"),
+    (("--forward", "--input", "2"), "--input"),
+    (("--forward", "--sigma-w", "2"), "--sigma-w"),
+    (("--forward", "--init", "orthogonal"), "--init"),
+])
+def test_bad_signal_options_are_usage_errors(run, args, option):
+    run.usage_error("ensemble", *SMALL, *args, option=option)
+
+
+def test_width_one_is_refused_with_signal_options(run):
+    run.usage_error("ensemble", "--depth", "3", "--forward", option="--width")
+
+
+def test_plot_has_forward_and_backward_panels(run, tmp_path):
+    path = tmp_path / "spp.png"
+    result = run("ensemble", *SMALL, "--inputs", "2", "--correlation", "0.3", "--plot", str(path))
+    assert result.exit_code == 0 and path.stat().st_size > 1000
