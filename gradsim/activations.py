@@ -663,7 +663,9 @@ def peak_dact(act: Activation) -> Peak:
     i = int(on_top[0])
     x = _golden_max(lambda t: abs(float(act.dact(t))), float(grid[i - 1]), float(grid[i + 1]))
     value = max(top, float(abs(act.dact(x))))
-    x = 0.0 if abs(x) < 1e-6 else x
+    if abs(x) < 1e-6:  # the peak is at 0 (sigmoid, tanh, softsign, selu): its value is f'(0) itself, not the
+        x = 0.0        # rounding of f' a hair away from 0 (sigmoid's 0.25000000000000006 on the grid)
+        value = float(abs(act.dact(0.0))) if abs(act.dact(0.0)) >= value * (1 - 1e-12) else value
     return Peak(value, f"x = {x:.4g}", x)
 
 

@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from .. import render
+from .. import cost, render
 from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, progress, usage_errors
+from ..ensemble import default_threads, default_trials
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, finite, progress, usage_errors
 
 #: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
 TABLE_ROWS = 30
@@ -140,6 +141,7 @@ def ensemble(
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads (default: every core). The output is the same for any number.")] = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Percentiles of ||dC/dh_l|| per layer over random networks, beside the mean-field chi1.
 
@@ -153,6 +155,9 @@ def ensemble(
 
     Example: gradsim ensemble --width 256 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
     """
+    with usage_errors():
+        cost.check(cost.ensemble_cost(depth, width, default_trials(depth, width) if trials is None else trials,
+                                      default_threads() if threads is None else threads), yes)
     with usage_errors(), progress("trials") as tick:
         result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,
                               sigma_b=sigma_b, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input=input, target=target,

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from .. import render, training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..cost import check as check_cost, train_cost
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -142,6 +143,7 @@ def train(
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Train a fully connected net and watch each hidden layer's speed of learning (Nielsen, ch. 5).
 
@@ -155,7 +157,10 @@ def train(
 
     Example: gradsim train --act relu --init he --epochs 30 --plot speeds.png
     """
-    with usage_errors(), progress("training") as tick:
+    with usage_errors():
+        check_cost(train_cost(training.parse_hidden(hidden), training.DEFAULTS["epochs"] if epochs is None
+                                   else max(1, min(epochs, training.MAX_EPOCHS))), yes)
+    with usage_errors(), progress("epochs") as tick:
         result = training.train(hidden=hidden, act=act, init=init, cost=cost, data=data, lr=lr, epochs=epochs,
                                 batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold, seed=seed,
                                 alpha=alpha, progress=tick)
