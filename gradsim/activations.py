@@ -612,6 +612,10 @@ def softmax(x) -> Array:
     return e / e.sum()
 
 
+#: `acts --softmax` gives the Jacobian (N^2 entries) up to this many values; the softmax itself for any number.
+JACOBIAN_MAX = 100
+
+
 def softmax_jacobian(x) -> Array:
     """ds_i/dx_j = s_i (delta_ij - s_j) = diag(s) - s s^T."""
     s = softmax(x)
@@ -694,7 +698,7 @@ class ActsResult:
     derivatives: np.ndarray | None
     softmax_input: np.ndarray | None
     softmax_output: np.ndarray | None
-    softmax_jacobian: np.ndarray | None
+    softmax_jacobian: np.ndarray | None  # None beyond JACOBIAN_MAX values
 
 
 def parse_points(text: str | Sequence[float], option: str) -> np.ndarray:
@@ -723,5 +727,6 @@ def acts(act: list[str] | None = None, alpha: float | None = None, at: str | Seq
         derivatives = np.array([a.dact(points) for a in chosen])
     if softmax_of is not None:
         s_in = parse_points(softmax_of, "--softmax")
-        s_out, s_jac = softmax(s_in), softmax_jacobian(s_in)
+        s_out = softmax(s_in)
+        s_jac = softmax_jacobian(s_in) if len(s_in) <= JACOBIAN_MAX else None  # N^2: 65,000 values would be 34 GB
     return ActsResult(summaries, points, values, derivatives, s_in, s_out, s_jac)

@@ -103,3 +103,48 @@ def test_no_color_on_a_terminal_gives_plain_usage_errors():
     assert b"\x1b[" in styled
     plain = _on_a_terminal_both("vanish", "--depth", "x", env={"NO_COLOR": "1", "TERM": "xterm-256color"})
     assert b"\x1b[" not in plain and b"--depth" in plain
+
+
+def test_a_progress_bar_says_what_it_counts_how_far_and_the_time_elapsed(monkeypatch):
+    import io
+
+    from gradsim import options
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setenv("COLUMNS", "100")
+    with options.progress("epochs", after=0.0) as tick:
+        tick(45, 300)
+    assert "epochs 45/300" in screen.getvalue() and "elapsed" in screen.getvalue()
+    assert options.count_text("trials", 1_200_000, 3_000_000) == "trials 1.2M/3M"
+
+
+def test_train_marks_the_epochs_and_layers_it_leaves_out(run):
+    """--epochs 20 with 7 hidden layers: the table shows 16 of 21 epochs and 6 of 7 layers; '...' marks each gap."""
+    out = run("train", "--epochs", "20", "--hidden", "5,5,5,5,5,5,5", "--data", "synthetic",
+              env={"NO_COLOR": "1", "COLUMNS": "300"}).stdout
+    lines = out.splitlines()
+    header = next(ln for ln in lines if ln.lstrip().startswith("epoch"))
+    assert header.split().count("...") == 1 and "speed 4" not in header
+    epochs = [int(ln.split()[0]) for ln in lines if ln.strip()[:1].isdigit() and len(ln.split()) > 5]
+    body = [ln.split()[0] for ln in lines[lines.index(header) + 2:] if ln.strip()[:1].isdigit() or ln.strip() == "..."]
+    gaps = sum(1 for a, b in zip(epochs, epochs[1:]) if b > a + 1)
+    assert epochs[0] == 0 and epochs[-1] == 20 and body.count("...") == gaps > 0
+
+
+def test_a_long_softmax_gives_its_values_without_the_n_squared_jacobian(run):
+    d = run.json("acts", "--softmax", ",".join(["1"] * 20_000))["softmax"]
+    assert d["jacobian"] is None and len(d["output"]) == 20_000
+    assert all(abs(v - 1 / 20_000) < 1e-18 for v in d["output"])  # the oracle: equal inputs, equal shares
+    small = run.json("acts", "--softmax", "3,1,-3")["softmax"]
+    import math
+
+    e = [math.exp(3), math.exp(1), math.exp(-3)]
+    s = [v / sum(e) for v in e]
+    for i in range(3):
+        for j in range(3):
+            assert small["jacobian"][i][j] == pytest.approx(s[i] * ((i == j) - s[j]), rel=1e-12, abs=1e-17)

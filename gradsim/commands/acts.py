@@ -38,9 +38,10 @@ def _values(r: ActsResult) -> tuple[list[dict], render.Table]:
 
 def _softmax(r: ActsResult) -> tuple[dict, render.Table]:
     n = len(r.softmax_input)
-    headers = ["x_i", "s_i"] + [f"ds_i/dx_{j + 1}" for j in range(n)]
+    jac = r.softmax_jacobian
+    headers = ["x_i", "s_i"] + ([f"ds_i/dx_{j + 1}" for j in range(n)] if jac is not None else [])
     table = [[render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
-             + [render.num(v) for v in r.softmax_jacobian[i]] for i in range(n)]
+             + ([render.num(v) for v in jac[i]] if jac is not None else []) for i in range(n)]
     data = dict(input=r.softmax_input, output=r.softmax_output, jacobian=r.softmax_jacobian)
     return data, render.Table(headers, table, title="softmax s_i = e^(x_i) / sum_j e^(x_j); Jacobian diag(s) - s s^T")
 
@@ -59,6 +60,9 @@ def report(r: ActsResult) -> render.Report:
         tables.append(t)
     notes = ["keeps: max |f'| >= 1 is reached, so a chain with |w| <= 1 can keep its gradient from shrinking.",
              "A max at x -> inf is a supremum that f' approaches but never reaches."]
+    if r.softmax_input is not None and r.softmax_jacobian is None:
+        notes.append(f"--softmax: the Jacobian (N^2 entries) is given up to {activations.JACOBIAN_MAX} values;"
+                     f" these are {len(r.softmax_input):,}, so it is left out (null in JSON).")
     headers = list(csv_rows[0]) if csv_rows else []
     return render.Report("acts", data, title="Activations: f, f' and what they do to a gradient", tables=tables,
                          notes=notes, csv_headers=headers,
@@ -69,7 +73,7 @@ def acts(
     act: ActsOpt = None,
     alpha: AlphaOpt = None,
     at: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Evaluate f and f' at these points.")] = None,
-    softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Softmax of this vector with its Jacobian.")] = None,
+    softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help=f"Softmax of this vector, with its Jacobian up to {activations.JACOBIAN_MAX} values.")] = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:

@@ -86,18 +86,29 @@ def _table(r: TrainResult) -> render.Table:
     dead = r.epochs[0].dead_fraction is not None
     layers = _shown_layers(len(r.hidden), LAYERS - 2 if dead else LAYERS)
     clip = r.clip_mode != "none"
-    headers = (["epoch", "loss", "test acc %"] + [f"speed {j + 1}" for j in layers]
+    gap = len(layers) < len(r.hidden)  # a "..." column where hidden layers are left out, a "..." row for epochs
+    cut = len(layers) // 2
+    headers = (["epoch", "loss", "test acc %"] + _with_gap([f"speed {j + 1}" for j in layers], cut, gap)
                + (["last/1st"] if len(r.hidden) > 1 else []) + (["dead %"] if dead else [])
                + (["clipped"] if clip else []))
-    rows = []
+    rows, previous = [], -1
     for i in _shown_epochs(len(r.epochs)):
+        if i > previous + 1:
+            rows.append(["..."] + [""] * (len(headers) - 1))
+        previous = i
         e = r.epochs[i]
-        row = [str(e.epoch), render.num(e.loss), _percent(e.accuracy)] + [render.num(e.speeds[j]) for j in layers]
+        row = [str(e.epoch), render.num(e.loss), _percent(e.accuracy)] + _with_gap(
+            [render.num(e.speeds[j]) for j in layers], cut, gap)
         row += [render.num(e.ratio, 3)] if len(r.hidden) > 1 else []
-        row += [" ".join(_percent(e.dead_fraction[j]) for j in layers)] if dead else []
+        row += [" ".join(_with_gap([_percent(e.dead_fraction[j]) for j in layers], cut, gap))] if dead else []
         row += [f"{e.clipped_steps}/{e.steps}"] if clip else []
         rows.append(row)
     return render.Table(headers, rows)
+
+
+def _with_gap(cells: list[str], cut: int, gap: bool) -> list[str]:
+    """`cells` with "..." at `cut` where the layers between are left out of the table."""
+    return cells[:cut] + ["..."] + cells[cut:] if gap else cells
 
 
 def _epoch_data(e: Epoch) -> dict:
