@@ -228,7 +228,8 @@ def _relu_family(alpha: float) -> tuple[Fn, Fn, Scalar, Scalar]:
 
     def f(x):
         x = _arr(x)
-        return np.where(x > 0, x, alpha * x) + 0.0  # + 0.0 turns -0.0 into 0.0
+        with np.errstate(over="ignore"):  # alpha 1000 at -1e308: -inf is the value, not a warning
+            return np.where(x > 0, x, alpha * x) + 0.0  # + 0.0 turns -0.0 into 0.0
 
     def df(x):
         x = _arr(x)

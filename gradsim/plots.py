@@ -88,6 +88,10 @@ def acts_figure(result):
     return fig
 
 
+#: The largest |value| a figure draws: matplotlib's tick locator overflows on ranges near 1.8e308.
+DRAW_LIMIT = 1e300
+
+
 def steps_figure(result):
     """f(x_k) against step k for each walk (the trace), the target as a dashed line, each count in the legend."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
@@ -96,9 +100,13 @@ def steps_figure(result):
     for w, colour in zip(result.walks, colours):
         k = np.arange(len(w.x))
         count = f"{w.steps} step{'' if w.steps == 1 else 's'}" if w.reached else f"not reached ({w.stop})"
-        ax.plot(k, w.value, "o-" if len(k) <= 200 else "-", ms=3, color=colour, label=f"{w.activation}: {count}")
+        # matplotlib's ticks overflow on a range near 1e308 (--lr 1e308): draw within +-DRAW_LIMIT and say so
+        value = np.clip(w.value, -DRAW_LIMIT, DRAW_LIMIT)
+        beyond = " (drawn at +-1e300)" if np.any(value != w.value) else ""
+        ax.plot(k, value, "o-" if len(k) <= 200 else "-", ms=3, color=colour,
+                label=f"{w.activation}: {count}{beyond}")
         if len(result.walks) <= 3:
-            ax.annotate(count, (k[-1], w.value[-1]), xytext=(4, 4), textcoords="offset points", fontsize=9,
+            ax.annotate(count, (k[-1], value[-1]), xytext=(4, 4), textcoords="offset points", fontsize=9,
                         color=colour)
     ax.axhline(result.target, color="gray", ls="--", lw=1, label=f"target {result.target:g}")
     if longest > 1000:

@@ -73,7 +73,7 @@ def _notes(r: EnsembleResult) -> list[str]:
     if r.width == 1:
         lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
     lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
-                 f" decades (within x{render.num(10**r.resolution, 4)}).")
+                 f" decades (within x{render.from_log10(1.0, r.resolution, 4)}).")
     if np.any(r.zero_fraction > 0):
         lines.append(f"zeros: up to {render.num(100 * float(np.max(r.zero_fraction)), 3)}% of trials have delta = 0"
                      " exactly at a layer (dead units); they count as 0.")

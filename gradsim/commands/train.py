@@ -54,7 +54,7 @@ def _speed_story(e: Epoch, layers: int, when: str) -> str:
             return f"{when}: hidden layers 1 and {layers} do not learn at all (speed 0)."
         return f"{when}: the speed of hidden layer 1 or {layers} is 0 or not finite."
     way = "faster" if e.log10_ratio >= 0 else "slower"
-    per_layer = f" (x{render.num(10 ** (e.log10_ratio / (layers - 1)), 3)} per layer)" if layers > 1 else ""
+    per_layer = f" (x{render.from_log10(1.0, e.log10_ratio / (layers - 1), 3)} per layer)" if layers > 1 else ""
     return (f"{when}: hidden layer {layers} learns {render.times(abs(e.log10_ratio))}x {way} than layer 1"
             f"{per_layer}.")
 
