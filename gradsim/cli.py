@@ -84,6 +84,8 @@ def main() -> None:
     import os
     import sys
 
+    if not os.environ.get("TERMINAL_WIDTH", "0").strip().isdigit():  # typer reads it with int(): abc would crash
+        del os.environ["TERMINAL_WIDTH"]
     if os.environ.get("NO_COLOR"):  # typer's own error panels and help honour NO_COLOR too: no styles at all
         import typer.rich_utils
 

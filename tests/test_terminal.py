@@ -148,3 +148,8 @@ def test_a_long_softmax_gives_its_values_without_the_n_squared_jacobian(run):
     for i in range(3):
         for j in range(3):
             assert small["jacobian"][i][j] == pytest.approx(s[i] * ((i == j) - s[j]), rel=1e-12, abs=1e-17)
+
+
+def test_a_terminal_width_that_is_not_a_number_is_ignored_by_the_error_panel_too():
+    result = _python("vanish", "--depth", "x", env={"TERMINAL_WIDTH": "abc"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "--depth" in result.stderr
