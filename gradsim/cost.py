@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from .errors import GradsimError
 
-#: Seconds per unit of work, measured with /usr/bin/time on the development machine (2 cores shared by 8 jobs):
+#: Seconds per unit of work, measured with /usr/bin/time on the development machine (2 cores shared by 8 jobs;
+#: at a load of 8 a run's wall time is ~3.5 x its CPU time, and the units sit between the two):
 #: ensemble --trials 100000 (chain), --width 100/400 --depth 10; train --hidden 100,100 and 300,300,300;
 #: vanish and clip --depth 100000 with each format; acts --softmax of 3000 values.
 UNIT_SECONDS = {
     "chain-layer": 1.0e-7,  # one trial through one layer of a width-1 chain, forward and back
     "weight": 4.0e-8,  # one normal drawn and used forward and back in a wide net
-    "multiply-add": 5.0e-9,  # one weight x one example in training (forward, backward, update)
+    "multiply-add": 1.0e-8,  # one weight x one example in training (forward, backward, update): 4e-9 s of CPU, x2
     "table-layer": 1.0e-5,  # one layer of vanish / clip computed and kept for a table
     "json-layer": 1.8e-4,  # one layer of vanish / clip written as JSON or CSV
 }
