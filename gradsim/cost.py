@@ -23,6 +23,8 @@ UNIT_SECONDS = {
     "multiply-add": 1.0e-8,  # one weight x one example in training (forward, backward, update): 4e-9 s of CPU, x2
     "table-layer": 1.0e-5,  # one layer of vanish / clip computed and kept for a table
     "json-layer": 1.8e-4,  # one layer of vanish / clip written as JSON or CSV
+    "clip-step": 4.0e-4,  # one step of clip --steps for one mode (2e-4 s of CPU measured, x2)
+    "clip-step-layer": 5.0e-6,  # and per layer of the chain in that step
 }
 #: Bytes per unit held at once (peak RSS per layer: vanish 1.1 KB as a table, 5.6 KB as JSON; clip 1.6 KB, 6.5 KB).
 UNIT_BYTES = {"table-layer": 1_600, "json-layer": 7_000}
@@ -94,6 +96,17 @@ def layers_cost(depth: int, fmt: str) -> Cost:
     """A chain of `depth` layers (vanish, clip): JSON and CSV write every layer, a table keeps them for its rows."""
     unit = "table-layer" if fmt == "table" else "json-layer"
     return Cost(depth * UNIT_SECONDS[unit], depth * UNIT_BYTES[unit], f"{depth:,} layers as {fmt}", "--depth")
+
+
+def clip_cost(depth: int, fmt: str, steps: int, runs: int) -> Cost:
+    """The chain's layers (see `layers_cost`) plus `runs` trainings (no clipping and each mode) of `steps` steps."""
+    layers = layers_cost(depth, fmt)
+    units = float(steps) * runs
+    seconds = units * (UNIT_SECONDS["clip-step"] + depth * UNIT_SECONDS["clip-step-layer"])
+    if seconds <= layers.seconds:
+        return layers
+    return Cost(layers.seconds + seconds, layers.bytes, f"{steps:,} steps x {runs} runs of a depth-{depth} chain",
+                "--steps")
 
 
 def check(cost: Cost, allow: bool) -> None:

@@ -197,7 +197,7 @@ EXTREME_CASES = [
     ("ensemble", "--width", "2000"), ("ensemble", "--trials", "1000000000"), ("ensemble", "--width", "1000"),
     ("train", "--epochs", "10000", "--hidden", "300,300,300"), ("clip", "--depth", "1000000"),
     ("vanish", "--depth", "1000000"), ("ensemble", "--width", "4096", "--depth", "10000", "--threads", "256"),
-    ("acts", "--softmax", ",".join(["1"] * 5000)),
+    ("acts", "--softmax", ",".join(["1"] * 5000)), ("clip", "--steps", "100000"),
     ("clip", "--grad", "5e-324", "--eps", "0", "-t", "0.5", "--mode", "norm"),
 ]
 

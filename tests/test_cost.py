@@ -12,7 +12,7 @@ from gradsim.ensemble import default_trials
 HUGE = [("ensemble", "--width", "2000"), ("ensemble", "--trials", "1000000000"),
         ("train", "--epochs", "10000", "--hidden", "300,300,300"), ("ensemble", "--width", "1000"),
         ("clip", "--depth", "1000000", "-f", "json"), ("vanish", "--depth", "1000000", "-f", "json"),
-        ("ensemble", "--width", "4096", "--depth", "10000", "--threads", "256")]
+        ("ensemble", "--width", "4096", "--depth", "10000", "--threads", "256"), ("clip", "--steps", "100000")]
 
 
 @pytest.mark.parametrize("args", HUGE, ids=" ".join)
@@ -35,6 +35,9 @@ def test_the_estimate_is_the_plain_count_times_the_unit():
     c = cost.layers_cost(10**6, "json")
     assert c.bytes == 10**6 * cost.UNIT_BYTES["json-layer"] and c.too_much
     assert cost.ensemble_cost(10000, 4096, 100, threads=256).bytes == 100 * cost.THREAD_BYTES  # one per trial at most
+    c = cost.clip_cost(4, "table", steps=100_000, runs=5)
+    per_step = cost.UNIT_SECONDS["clip-step"] + 4 * cost.UNIT_SECONDS["clip-step-layer"]
+    assert c.seconds == pytest.approx(4 * cost.UNIT_SECONDS["table-layer"] + 500_000 * per_step) and c.option == "--steps"
 
 
 @pytest.mark.parametrize("c", [cost.ensemble_cost(50, 1, default_trials(50, 1)), cost.train_cost((30,) * 4, 10),

@@ -362,7 +362,8 @@ def clip(
     Example: gradsim clip --steps 200 --plot clip.png
     """
     with usage_errors():
-        cost.check(cost.layers_cost(4 if depth is None or grad else depth, fmt), yes)
+        runs = 1 + (len(clipping.MODES) if mode.strip().lower() == "all" else 1)  # no clipping, then each mode
+        cost.check(cost.clip_cost(4 if depth is None or grad else depth, fmt, steps or 0, runs), yes)
     with usage_errors(), progress("steps") as tick:
         result = clipping.clip(threshold=threshold, grads=grad, weights=weights, mode=mode, eps=eps, lam=lam,
                                depth=depth, act=act, alpha=alpha, preset=preset, seed=seed, param=param, lr=lr,
