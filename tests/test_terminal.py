@@ -153,3 +153,15 @@ def test_a_long_softmax_gives_its_values_without_the_n_squared_jacobian(run):
 def test_a_terminal_width_that_is_not_a_number_is_ignored_by_the_error_panel_too():
     result = _python("vanish", "--depth", "x", env={"TERMINAL_WIDTH": "abc"})
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--depth" in result.stderr
+
+
+def test_long_softmax_and_values_tables_show_head_and_tail_with_a_marker(run):
+    """100 softmax values: rows 1-20 and 81-100 with '...' between (the table of 65,000 took 51 s); JSON has all."""
+    xs = ",".join(str(i) for i in range(100))
+    out = run("acts", "--act", "sigmoid", "--softmax", xs, env={"NO_COLOR": "1", "COLUMNS": "1000"}).stdout
+    lines = out[out.index("softmax s_i"):].splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("x_i")) + 2  # past the headers and the rule
+    firsts = [ln.split()[0] for ln in lines[start:start + 41]]
+    assert firsts[:20] == [str(i) for i in range(20)] and firsts[20] == "..."
+    assert firsts[21:41] == [str(i) for i in range(80, 100)]
+    assert len(run.json("acts", "--softmax", xs)["softmax"]["output"]) == 100

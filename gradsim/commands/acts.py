@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
 from .. import activations, render
 from ..activations import ActsResult
 from ..options import ActsOpt, AlphaOpt, FormatOpt, PlotOpt, usage_errors
+
+
+#: A values or softmax table shows its first and last ROWS / 2 rows beyond ROWS, with "..." between (JSON has all).
+ROWS = 40
+
+
+def _head_tail(n: int, row: Callable[[int], list[str]], limit: int = ROWS) -> list[list[str]]:
+    """row(i) for every i < n up to `limit` rows, else the first and last limit/2 with a "..." row between."""
+    if n <= limit:
+        return [row(i) for i in range(n)]
+    head, tail = [row(i) for i in range(limit // 2)], [row(i) for i in range(n - limit // 2, n)]
+    return head + [["..."] + [""] * (len(head[0]) - 1)] + tail
 
 
 def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
@@ -26,13 +38,13 @@ def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
 
 
 def _values(r: ActsResult) -> tuple[list[dict], render.Table]:
-    rows, table = [], []
-    for i, s in enumerate(r.summaries):
-        for k, x in enumerate(r.points):
-            f, d = r.values[i, k], r.derivatives[i, k]
-            rows.append(dict(activation=s.activation.name, x=x, f=f, dact=d))
-            table.append([s.activation.name, render.num(x, 8), render.num(f, 8), render.num(d, 8)])
-    return rows, render.Table(["activation", "x", "f(x)", "f'(x)"], table, title="values",
+    rows = [dict(activation=s.activation.name, x=x, f=r.values[i, k], dact=r.derivatives[i, k])
+            for i, s in enumerate(r.summaries) for k, x in enumerate(r.points)]
+
+    def line(j: int) -> list[str]:
+        return [rows[j]["activation"]] + [render.num(rows[j][key], 8) for key in ("x", "f", "dact")]
+
+    return rows, render.Table(["activation", "x", "f(x)", "f'(x)"], _head_tail(len(rows), line), title="values",
                               justify=["left", "right", "right", "right"])
 
 
@@ -40,8 +52,8 @@ def _softmax(r: ActsResult) -> tuple[dict, render.Table]:
     n = len(r.softmax_input)
     jac = r.softmax_jacobian
     headers = ["x_i", "s_i"] + ([f"ds_i/dx_{j + 1}" for j in range(n)] if jac is not None else [])
-    table = [[render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
-             + ([render.num(v) for v in jac[i]] if jac is not None else []) for i in range(n)]
+    table = _head_tail(n, lambda i: [render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
+                       + ([render.num(v) for v in jac[i]] if jac is not None else []))
     data = dict(input=r.softmax_input, output=r.softmax_output, jacobian=r.softmax_jacobian)
     return data, render.Table(headers, table, title="softmax s_i = e^(x_i) / sum_j e^(x_j); Jacobian diag(s) - s s^T")
 
