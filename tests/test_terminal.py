@@ -165,3 +165,12 @@ def test_long_softmax_and_values_tables_show_head_and_tail_with_a_marker(run):
     assert firsts[:20] == [str(i) for i in range(20)] and firsts[20] == "..."
     assert firsts[21:41] == [str(i) for i in range(80, 100)]
     assert len(run.json("acts", "--softmax", xs)["softmax"]["output"]) == 100
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_real_terminal_of_60_columns_no_line_is_longer():
+    from test_cli import _on_a_terminal
+
+    out = _on_a_terminal("acts", env={"COLUMNS": "60", "NO_COLOR": "1", "TERM": "xterm"}).decode()
+    lines = out.replace("\r", "").splitlines()
+    assert "sigmoid" in out and max(len(ln) for ln in lines) <= 60
