@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -174,3 +175,13 @@ def test_on_a_real_terminal_of_60_columns_no_line_is_longer():
     out = _on_a_terminal("acts", env={"COLUMNS": "60", "NO_COLOR": "1", "TERM": "xterm"}).decode()
     lines = out.replace("\r", "").splitlines()
     assert "sigmoid" in out and max(len(ln) for ln in lines) <= 60
+
+
+@pytest.mark.parametrize("act, opens", [("sigmoid", 4.0), ("tanh", 1.0), ("softsign", 1.0)])
+def test_the_window_at_its_opening_is_the_single_point_of_the_peak(act, opens):
+    """With max |f'| exact (sigmoid's 1/4, not 0.25000000000000006) the first row is |w| = 4 itself: one point,
+    width 0 (Nielsen's closed form: (2/|w|) ln(|w|(1 + sqrt(1 - 4/|w|))/2 - 1) = 0 at |w| = 4)."""
+    from gradsim.window import window_intervals, window_width
+
+    assert window_intervals(act, opens) == [(0.0, 0.0)] and window_width(act, opens) == 0.0
+    assert 2 / 4 * math.log(4 * (1 + math.sqrt(1 - 4 / 4)) / 2 - 1) == 0.0
