@@ -185,3 +185,12 @@ def test_the_window_at_its_opening_is_the_single_point_of_the_peak(act, opens):
 
     assert window_intervals(act, opens) == [(0.0, 0.0)] and window_width(act, opens) == 0.0
     assert 2 / 4 * math.log(4 * (1 + math.sqrt(1 - 4 / 4)) / 2 - 1) == 0.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("value", ["abc", "1e3", "99999999999999999999999999999"])
+def test_on_a_real_terminal_any_columns_value_works(value):
+    from test_cli import _on_a_terminal_both
+
+    out = _on_a_terminal_both("vanish", env={"COLUMNS": value, "NO_COLOR": "1", "TERM": "xterm"}).decode()
+    assert "Traceback" not in out and "Nielsen's chain" in out and "dC/db" in out
