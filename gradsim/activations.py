@@ -232,7 +232,8 @@ def _relu_family(alpha: float) -> tuple[Fn, Fn, Scalar, Scalar]:
 
     def f(x):
         x = _arr(x)
-        return np.where(x > 0, x, alpha * x) + 0.0  # + 0.0 turns -0.0 into 0.0
+        with np.errstate(over="ignore"):  # alpha 1000 at -1e308: -inf is the value, not a warning
+            return np.where(x > 0, x, alpha * x) + 0.0  # + 0.0 turns -0.0 into 0.0
 
     def df(x):
         x = _arr(x)
@@ -616,6 +617,10 @@ def softmax(x) -> Array:
     return e / e.sum()
 
 
+#: `acts --softmax` gives the Jacobian (N^2 entries) up to this many values; the softmax itself for any number.
+JACOBIAN_MAX = 100
+
+
 def softmax_jacobian(x) -> Array:
     """ds_i/dx_j = s_i (delta_ij - s_j) = diag(s) - s s^T."""
     s = softmax(x)
@@ -667,7 +672,9 @@ def peak_dact(act: Activation) -> Peak:
     i = int(on_top[0])
     x = _golden_max(lambda t: abs(float(act.dact(t))), float(grid[i - 1]), float(grid[i + 1]))
     value = max(top, float(abs(act.dact(x))))
-    x = 0.0 if abs(x) < 1e-6 else x
+    if abs(x) < 1e-6:  # the peak is at 0 (sigmoid, tanh, softsign, selu): its value is f'(0) itself, not the
+        x = 0.0        # rounding of f' a hair away from 0 (sigmoid's 0.25000000000000006 on the grid)
+        value = float(abs(act.dact(0.0))) if abs(act.dact(0.0)) >= value * (1 - 1e-12) else value
     return Peak(value, f"x = {x:.4g}", x)
 
 
@@ -696,7 +703,7 @@ class ActsResult:
     derivatives: np.ndarray | None
     softmax_input: np.ndarray | None
     softmax_output: np.ndarray | None
-    softmax_jacobian: np.ndarray | None
+    softmax_jacobian: np.ndarray | None  # None beyond JACOBIAN_MAX values
 
 
 def parse_points(text: str | Sequence[float], option: str) -> np.ndarray:
@@ -725,5 +732,6 @@ def acts(act: list[str] | None = None, alpha: float | None = None, at: str | Seq
         derivatives = np.array([a.dact(points) for a in chosen])
     if softmax_of is not None:
         s_in = parse_points(softmax_of, "--softmax")
-        s_out, s_jac = softmax(s_in), softmax_jacobian(s_in)
+        s_out = softmax(s_in)
+        s_jac = softmax_jacobian(s_in) if len(s_in) <= JACOBIAN_MAX else None  # N^2: 65,000 values would be 34 GB
     return ActsResult(summaries, points, values, derivatives, s_in, s_out, s_jac)

@@ -102,5 +102,42 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A failure to write standard output (closed, a full disk) is one line on stderr and exit 2, no traceback;
+    a reader that stops early (`gradsim vanish --depth 1000 | head`) ends the run quietly with exit 1, as rich
+    and Python's own advice on SIGPIPE do.
+    """
+    import os
+    import sys
+
+    if not os.environ.get("TERMINAL_WIDTH", "0").strip().isdigit():  # typer reads it with int(): abc would crash
+        del os.environ["TERMINAL_WIDTH"]
+    if os.environ.get("NO_COLOR"):  # typer's own error panels and help honour NO_COLOR too: no styles at all
+        import typer.rich_utils
+
+        typer.rich_utils.COLOR_SYSTEM = None
+    from .errors import OutputError
+
+    try:
+        app()
+    except OutputError as e:
+        if not e.broken_pipe:
+            print(f"Error: {e}", file=sys.stderr)
+        _quiet_stdout()
+        sys.exit(1 if e.broken_pipe else 2)
+
+
+def _quiet_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so Python's final flush of stdout has nowhere to fail."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit

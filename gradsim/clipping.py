@@ -91,11 +91,16 @@ def clip_by_norm(g: np.ndarray, threshold: float, eps: float = NORM_EPS) -> np.n
 
 def _tf_clip_by_norm(g: np.ndarray, threshold: float, norm: float) -> np.ndarray:
     """TensorFlow's clip_by_norm in its own order, (g t) / max(norm, t), so the digits agree with it exactly;
-    where g t overflows (t > 1, |g| near 1.8e308) as g (t / max(norm, t)) instead."""
+    where g t overflows (t > 1, |g| near 1.8e308) as g (t / max(norm, t)) instead.
+
+    A vector whose norm is already <= t is returned as it is: TensorFlow's (g t) / t rounds subnormal
+    components (5e-324 * 0.5 / 0.5 = 0), changing a gradient that needs no clipping.
+    """
     bound = np.maximum(norm, threshold)
     with np.errstate(over="ignore", invalid="ignore"):
         product = g * threshold
-        return np.where(np.isinf(product) & np.isfinite(g), g * (threshold / bound), product / bound)
+        clipped = np.where(np.isinf(product) & np.isfinite(g), g * (threshold / bound), product / bound)
+    return np.where(np.asarray(norm) <= threshold, g, clipped)
 
 
 def global_norm(gs: Tensors) -> float:

@@ -219,8 +219,12 @@ def merge_square_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- the network and one chunk of trials
 def children(seed: np.random.SeedSequence, count: int) -> list[np.random.SeedSequence]:
     """What `seed.spawn(count)` gives on its first call, without changing `seed` (so a chunk can be rerun)."""
-    return [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size)
-            for i in range(count)]
+    return [_child(seed, i) for i in range(count)]
+
+
+def _child(seed: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """Child i of `seed`, as `children(seed, i + 1)[i]` gives it, without building the others."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size)
 
 
 @dataclass(frozen=True)
@@ -407,23 +411,26 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
     """
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # here: 4 ms off every start-up
 
-    sizes = [chunk] * (trials // chunk) + ([trials % chunk] if trials % chunk else [])
-    seeds = children(np.random.SeedSequence(seed), len(sizes))
-    workers = min(threads, len(sizes))
+    n_chunks = -(-trials // chunk)  # chunk i has min(chunk, trials - i chunk) trials: no list of 10^9 sizes
+    root = np.random.SeedSequence(seed)
+    workers = min(threads, n_chunks)
     keep = net.width == 1 or workers * min(chunk, trials) * weight_bytes(net) <= KEEP_BYTES
-    stop, lock, queue, done = threading.Event(), threading.Lock(), iter(range(len(sizes))), [0]
+    stop, lock, queue, done = threading.Event(), threading.Lock(), iter(range(n_chunks)), [0]
+    ordered = _InOrder()
 
-    def work() -> tuple[LogHistogram, dict[int, np.ndarray]]:
-        hist, sums = LogHistogram(net.depth, bins_for(net.depth)), {}
+    def work() -> LogHistogram:
+        hist = LogHistogram(net.depth, bins_for(net.depth))
         while not stop.is_set():
             with lock:
                 i = next(queue, None)
             if i is None:
                 break
-            sums[i] = run_chunk(net, seeds[i], sizes[i], hist, keep)
+            n = min(chunk, trials - i * chunk)
+            chunk_sums = run_chunk(net, _child(root, i), n, hist, keep)
             with lock:
-                done[0] += sizes[i]
-        return hist, sums
+                ordered.add(i, chunk_sums)
+                done[0] += n
+        return hist
 
     with ThreadPoolExecutor(workers, thread_name_prefix="gradsim-ensemble") as pool:
         futures = [pool.submit(work) for _ in range(workers)]
@@ -438,15 +445,26 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
         finally:
             stop.set()
         results = [f.result() for f in futures]
-    hist, sums = results[0][0], {}
-    for other, chunk_sums in results:
-        if other is not hist:
-            hist.merge(other)
-        sums.update(chunk_sums)
-    total = sums[0]
-    for i in range(1, len(sizes)):
-        total = merge_square_sums(total, sums[i])
-    return hist, total
+    hist = results[0]
+    for other in results[1:]:
+        hist.merge(other)
+    return hist, ordered.total
+
+
+class _InOrder:
+    """Merges each chunk's (top, sum) pairs in chunk order as they arrive; holds only those that came early."""
+
+    def __init__(self) -> None:
+        self.early: dict[int, np.ndarray] = {}
+        self.next, self.total = 0, None
+
+    def add(self, i: int, sums: np.ndarray) -> None:
+        self.early[i] = sums
+        while self.next in self.early:
+            s = self.early.pop(self.next)
+            self.total = s if self.total is None else merge_square_sums(self.total, s)
+            self.next += 1
+
 
 
 # ---------------------------------------------------------------- the result

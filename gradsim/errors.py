@@ -25,3 +25,11 @@ def unknown(what: str, value: str, choices: Iterable[str], option: str) -> Grads
     choices = tuple(choices)
     return GradsimError(f"unknown {what} {value!r}; choose from {', '.join(choices)}.{suggestion(value, choices)}",
                         option=option)
+
+
+class OutputError(Exception):
+    """Standard output cannot take the result (closed, a full disk, a reader that left); `broken_pipe` for the last."""
+
+    def __init__(self, message: str, broken_pipe: bool = False):
+        super().__init__(message)
+        self.broken_pipe = broken_pipe

@@ -122,9 +122,11 @@ def length_map(act: ActLike, q: float, sigma_w2: float, sigma_b2: float) -> floa
 
 def _bisect_point(lo: Array, hi: Array) -> Array:
     """The midpoint of [lo, hi]; the geometric one when the bracket spans more than a factor 4 above 0."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         geometric = (lo > 0) & (hi > 4.0 * lo)
-        return np.where(geometric, np.sqrt(np.where(geometric, lo * hi, 1.0)), 0.5 * (lo + hi))
+        # sqrt(lo) sqrt(hi), not sqrt(lo hi): lo hi overflows for brackets above 1e154
+        return np.where(geometric, np.sqrt(np.where(geometric, lo, 1.0)) * np.sqrt(np.where(geometric, hi, 1.0)),
+                        0.5 * (lo + hi))
 
 
 def solve_bracketed(g: Callable[[Array, Array], Array], lo, hi, g_lo, g_hi, rtol: float = 1e-15,
@@ -235,8 +237,9 @@ def fixed_points(act: ActLike, sigma_w2, sigma_b2, q0: float = 1.0) -> Array:
 
     def g(x, index):
         """L(q) - q, read as 0 where it is below FIXED_RTOL q (the rounding noise of the rule)."""
-        gap = length_maps(act, x, w2[index], b2[index]) - x
-        return np.where(np.abs(gap) <= FIXED_RTOL * x, 0.0, gap)
+        with np.errstate(invalid="ignore"):  # inf - inf where the map and q both overflowed: nan, as before
+            gap = length_maps(act, x, w2[index], b2[index]) - x
+            return np.where(np.abs(gap) <= FIXED_RTOL * x, 0.0, gap)
 
     q = np.full(w2.size, float(q0))
     for _ in range(ITERATIONS):

@@ -124,6 +124,8 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, show_default=Fa
 AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,
     help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0); in [0, 1000] (> 0 for elu).")]
+YesOpt = Annotated[bool, typer.Option(
+    "--yes", help="Run even when the up-front estimate is over a minute or 2 GB of memory (see gradsim/cost.py).")]
 ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
 
@@ -154,10 +156,24 @@ def acts_option(default: str, note: str = "") -> typer.models.OptionInfo:
 PROGRESS_AFTER = 1.0
 
 
+def short_count(n: int) -> str:
+    """1234 -> '1234', 1_200_000 -> '1.2M', 3_000_000 -> '3M', 2.5e9 -> '2.5G'."""
+    for size, suffix in ((10**9, "G"), (10**6, "M"), (10**4, "k")):
+        if n >= size:
+            return f"{n / size:.3g}{suffix}" if suffix != "k" else f"{n / 1000:.4g}k"
+    return str(n)
+
+
+def count_text(label: str, done: int, total: int) -> str:
+    """What a progress bar says it counts and how far: 'epochs 45/300', 'trials 1.2M/3M'."""
+    return f"{label} {short_count(done)}/{short_count(total)}"
+
+
 @contextmanager
 def progress(label: str, after: float = PROGRESS_AFTER) -> Iterator[Callable[[int, int], None] | None]:
     """progress(done, total) for a core loop: a rich bar on stderr once the run has taken `after` seconds.
 
+    The bar says what it counts and how far (`epochs 45/300`, `trials 1.2M/3M`) and the time elapsed.
     None when stderr is not a terminal, so the core skips reporting and nothing reaches stderr.
     """
     if not sys.stderr.isatty():
@@ -169,13 +185,14 @@ def progress(label: str, after: float = PROGRESS_AFTER) -> Iterator[Callable[[in
         nonlocal bar
         if bar is None and time.monotonic() - began >= after:
             from rich.console import Console
-            from rich.progress import Progress
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            bar = Progress(console=Console(file=sys.stderr), transient=True)
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
+                           console=Console(file=sys.stderr), transient=True)
             bar.start()
-            bar.add_task(label, total=total)
+            bar.add_task(count_text(label, done, total), total=total)
         if bar is not None:
-            bar.update(bar.task_ids[0], completed=done, total=total)
+            bar.update(bar.task_ids[0], completed=done, total=total, description=count_text(label, done, total))
 
     try:
         yield tick

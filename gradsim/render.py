@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence, TextIO
 import numpy as np
 
 from ._version import __version__
+from .errors import OutputError
 
 FORMATS = ("table", "json", "csv")
 
@@ -126,49 +127,142 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+#: Table widths a terminal may ask for: below MIN_WIDTH a table goes vertical anyway, above MAX_WIDTH nothing gains.
+MIN_WIDTH, MAX_WIDTH = 20, 1000
+
+
+def columns(default: int = 200) -> int:
+    """The width COLUMNS asks for, clamped to [MIN_WIDTH, MAX_WIDTH]; `default` when unset or not a whole number."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if not text.isdigit() or int(text) == 0:
+        return default
+    return min(max(int(text), MIN_WIDTH), MAX_WIDTH)
+
+
+def ascii_only(stream: TextIO) -> bool:
+    """True when the stream cannot encode our separators (PYTHONIOENCODING=ascii, a C locale without UTF-8)."""
+    try:
+        "\u00b7\u2500".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
+
+
+def plain_text(text: str, ascii: bool) -> str:
+    """`text` as the stream can take it: the title separator becomes '-', anything else not ASCII '?'."""
+    if not ascii:
+        return text
+    return text.replace("\u00b7", "-").replace("\u00d7", "x").encode("ascii", "replace").decode("ascii")
+
+
 def _console(stream: TextIO, width: int | None = None):
     from rich.console import Console
 
     tty = stream.isatty()
-    if width is None and not tty:
-        width = int(os.environ.get("COLUMNS", "0") or 0) or 200
+    if width is None:
+        width = columns() if not tty else min(max(_terminal_width(stream), MIN_WIDTH), MAX_WIDTH)
     plain = bool(os.environ.get("NO_COLOR")) or not tty  # no_color alone would keep bold: no styles at all
     return Console(file=stream, width=width, highlight=False, soft_wrap=False, color_system=None if plain else "auto",
                    emoji=False)
 
 
-def _rich_table(t: Table):
+def _terminal_width(stream: TextIO) -> int:
+    """COLUMNS when it is a whole number, else the terminal's own width."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
+def _box(ascii: bool):
+    """rich's SIMPLE_HEAD (a rule under the headers, nothing else), in ASCII when the stream needs it."""
     from rich import box
+
+    return box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True) if ascii else box.SIMPLE_HEAD
+
+
+def _rich_table(t: Table, ascii: bool = False):
     from rich.table import Table as RichTable
 
-    table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = RichTable(box=_box(ascii), show_edge=False, pad_edge=False, collapse_padding=True, safe_box=False)
     justify = t.justify or ["right"] * len(t.headers)
     for header, j in zip(t.headers, justify):
-        table.add_column(str(header), justify=j, no_wrap=True)
+        table.add_column(plain_text(str(header), ascii), justify=j, no_wrap=True)
     for row in t.rows:
-        table.add_row(*[str(c) for c in row])
+        table.add_row(*[plain_text(str(c), ascii) for c in row])
     return table
+
+
+def _widths(t: Table) -> list[int]:
+    """Each column's widest cell (header included)."""
+    return [max([len(str(h))] + [len(str(r[i])) for r in t.rows]) for i, h in enumerate(t.headers)]
 
 
 def _natural_width(t: Table) -> int:
     """Columns at their widest cell plus two spaces between them: the width that cuts no number."""
-    widths = [max([len(str(h))] + [len(str(r[i])) for r in t.rows]) for i, h in enumerate(t.headers)]
+    widths = _widths(t)
     return sum(widths) + 2 * (len(widths) - 1)
 
 
+def fold(t: Table, width: int) -> list[Table]:
+    """`t` as tables no wider than `width` that cut no number.
+
+    The order: all columns in one table if they fit; else the columns, left to right, in as few parts as fit,
+    each part repeating the first column (the row's name: layer, epoch, activation...); a part that cannot hold
+    even one more column beside the first is left out of this scheme and `t` goes vertical (see `vertical`).
+    """
+    if _natural_width(t) <= width:
+        return [t]
+    widths = _widths(t)
+    parts: list[list[int]] = []
+    for i in range(1, len(widths)):
+        if parts and sum(widths[j] + 2 for j in [0] + parts[-1]) + widths[i] <= width:
+            parts[-1].append(i)
+        elif widths[0] + 2 + widths[i] <= width:
+            parts.append([i])
+        else:
+            return []  # one column does not fit beside the first: the caller prints the table vertically
+    justify = list(t.justify or ["right"] * len(t.headers))
+    tables = []
+    for k, part in enumerate(parts):
+        keep = [0] + part
+        title = (f"{t.title}\n" if t.title and k == 0 else "") + \
+            f"part {k + 1} of {len(parts)} of the table (folded to fit {width} characters)"
+        tables.append(Table([t.headers[j] for j in keep], [[r[j] for j in keep] for r in t.rows], title=title,
+                            justify=[justify[j] for j in keep]))
+    return tables
+
+
+def vertical(t: Table) -> list[str]:
+    """`t` one cell a line, `header: value`, rows apart: for terminals too narrow for any two columns."""
+    lines = [t.title] if t.title else []
+    for row in t.rows:
+        lines.append("")
+        lines += [f"{h}: {c}" for h, c in zip(t.headers, row) if str(c) != ""]
+    return lines
+
+
 def print_tables(report: Report, stream: TextIO) -> None:
-    """The human view: title, tables, notes."""
+    """The human view: title, tables, notes; a table wider than the terminal is folded (see `fold`)."""
     console = _console(stream)
+    ascii = ascii_only(stream)
     if report.title:
-        console.print(report.title, markup=False)
+        console.print(plain_text(report.title, ascii), markup=False)
     for t in report.tables:
-        if t.title:
-            console.print(f"\n{t.title}", markup=False)
-        wide = _natural_width(t) > console.width
-        # never squeeze a number: on a narrow terminal let the line wrap instead
-        (_console(stream, _natural_width(t)) if wide else console).print(_rich_table(t))
+        parts = fold(t, console.width)
+        if not parts:
+            for line in ([""] + vertical(t)):
+                console.print(plain_text(line, ascii), markup=False)
+            continue
+        for part in parts:
+            if part.title:
+                console.print(plain_text(f"\n{part.title}", ascii), markup=False)
+            console.print(_rich_table(part, ascii))
     for line in report.notes:
-        console.print(line, markup=False)
+        console.print(plain_text(line, ascii), markup=False)
 
 
 def write_csv(report: Report, stream: TextIO) -> None:
@@ -180,11 +274,18 @@ def write_csv(report: Report, stream: TextIO) -> None:
 
 
 def emit(report: Report, fmt: str = "table", stream: TextIO | None = None) -> None:
-    """Print `report` as a table, JSON or CSV to stdout (or `stream`)."""
+    """Print `report` as a table, JSON or CSV to stdout (or `stream`); OutputError when the stream fails."""
     stream = stream or sys.stdout
-    if fmt == "json":
-        stream.write(to_json(report.command, report.data) + "\n")
-    elif fmt == "csv":
-        write_csv(report, stream)
-    else:
-        print_tables(report, stream)
+    if stream is None:  # `gradsim vanish >&-`: Python sets sys.stdout to None
+        raise OutputError("standard output is closed")
+    try:
+        if fmt == "json":
+            stream.write(to_json(report.command, report.data) + "\n")
+        elif fmt == "csv":
+            write_csv(report, stream)
+        else:
+            print_tables(report, stream)
+        stream.flush()
+    except (OSError, ValueError) as e:  # ValueError: "I/O operation on closed file"
+        raise OutputError(f"cannot write to standard output: {getattr(e, 'strerror', None) or e}",
+                          broken_pipe=isinstance(e, BrokenPipeError)) from None

@@ -72,6 +72,10 @@ def window_intervals(act: ActLike, abs_w: float) -> list[tuple[float, float]]:
     and it includes the point where |f'| is largest, so a window narrower than the grid step is still found.
     """
     act = as_activation(act)
+    top = peak(act)
+    if top.at is not None and abs_w * top.value == 1.0:
+        # |w| = 1 / max|f'| touches only the peak: one point (float64 rounds f' to its peak for |x - at| < ~1e-8)
+        return [(float(top.at), float(top.at))]
     log_w = math.log(abs_w)
 
     def margin(x):

@@ -46,3 +46,11 @@ class Run:
 @pytest.fixture
 def run() -> Run:
     return Run()
+
+
+# Every hypothesis test is reproducible, here as in CI: the same examples on every run (derandomize), no example
+# database to carry state between runs, and a failing example printed with its reproduce blob.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("gradsim", derandomize=True, database=None, print_blob=True)
+_hypothesis_settings.load_profile("gradsim")

@@ -251,3 +251,21 @@ def test_ranges():
     assert A.get("sigmoid").in_range(0.5) and not A.get("sigmoid").in_range(1.0)
     assert A.get("relu").in_range(0.0) and not A.get("relu").in_range(-0.1)
     assert A.get("gelu").lo == pytest.approx(-0.16997, abs=1e-5)
+
+
+def test_the_peak_of_f_prime_at_zero_is_f_prime_of_zero_exactly():
+    """sigmoid' = s(1 - s) peaks at 1/4 exactly (0.5 x 0.5); tanh' and softsign' at 1; selu' at lambda alpha."""
+    import mpmath
+
+    from gradsim.activations import get, peak_dact
+
+    assert peak_dact(get("sigmoid")).value == 0.25
+    assert peak_dact(get("tanh")).value == 1.0 and peak_dact(get("softsign")).value == 1.0
+    lam_alpha = mpmath.mpf("1.0507009873554804934193349852946") * mpmath.mpf("1.6732632423543772848170429916717")
+    assert peak_dact(get("selu")).value == pytest.approx(float(lam_alpha), rel=1e-15)
+
+
+def test_acts_json_and_csv_print_sigmoids_peak_as_a_quarter(run):
+    rows = {r["activation"]: r for r in run.json("acts")["activations"]}
+    assert rows["sigmoid"]["max_abs_dact"] == 0.25
+    assert "sigmoid,1 / (1 + e^-x),,\"(0, 1)\",\"(0, 1)\",0.25,0.25," in run("acts", "-f", "csv").stdout

@@ -41,13 +41,14 @@ def test_a_command_loads_only_its_own_core():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def _on_a_terminal(*args: str, env: dict) -> bytes:
+def _on_a_terminal(*args: str, env: dict, stderr: bool = False) -> bytes:
     """stdout of `python -m gradsim ARGS` written to a pseudo-terminal (a real tty, unlike CliRunner)."""
     import os
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gradsim", *args], stdout=follower, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "gradsim", *args], stdout=follower,
+                            stderr=follower if stderr else subprocess.DEVNULL,
                             env={**os.environ, "COLUMNS": "120", **env})
     os.close(follower)
     out = b""
@@ -62,6 +63,11 @@ def _on_a_terminal(*args: str, env: dict) -> bytes:
     proc.wait()
     os.close(leader)
     return out
+
+
+def _on_a_terminal_both(*args: str, env: dict) -> bytes:
+    """stdout and stderr of `python -m gradsim ARGS`, both on one pseudo-terminal."""
+    return _on_a_terminal(*args, env=env, stderr=True)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")

@@ -325,3 +325,32 @@ def test_training_a_chain_beyond_float64_blows_up_without_clipping():
     none, norm_run = r.training.runs
     assert none.diverged_at == 1 and math.isnan(none.final)
     assert norm_run.diverged_at is None and np.all(np.isfinite(norm_run.costs))
+
+
+# ---------------------------------------------------------------- eps = 0 under the threshold (subnormals)
+tiny = st.floats(-1e-300, 1e-300, allow_nan=False, allow_subnormal=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(g=st.lists(tiny, min_size=1, max_size=6), t=thresholds)
+def test_eps_zero_returns_a_vector_within_the_threshold_as_it_is(g, t):
+    """||g|| <= t needs no clipping: the same vector back, bit for bit (TensorFlow's (g t)/t would round 5e-324)."""
+    assert norm(g) <= t  # the oracle: every such vector is within any threshold >= 1e-3
+    assert C.clip_by_norm(np.array(g), t, eps=0.0).tolist() == g
+    assert np.concatenate(C.clip_by_global_norm([np.array(g)], t, 0.0)).tolist() == g
+    assert np.concatenate(C.clip_blocks("norm", [np.array([g])], t, 0.0)).ravel().tolist() == g
+
+
+@pytest.mark.parametrize("gs", [[[2.2250738585e-313], [2.225073858507e-311], [5e-324]], [[5e-324]]])
+def test_the_flaky_example_global_norm_equals_norm_with_eps_zero(gs):
+    """The inputs that made the property test fail 1 run in 10: both now return the gradient unchanged."""
+    tensors = [np.array(g) for g in gs]
+    flat = [v for g in gs for v in g]
+    assert np.concatenate(C.clip_by_global_norm(tensors, 0.5, 0.0)).tolist() == flat
+    assert C.clip_by_norm(np.concatenate(tensors), 0.5, 0.0).tolist() == flat
+
+
+def test_cli_eps_zero_leaves_a_subnormal_gradient_alone(run):
+    d = run.json("clip", "--grad", "5e-324", "--eps", "0", "-t", "0.5", "--mode", "norm")
+    (r,) = d["results"]
+    assert r["clipped"] == [5e-324] and r["norm_after"] == 5e-324 and r["cosine"] == 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+from typing import Annotated, Callable, List, Optional
 
 import typer
 
@@ -10,6 +10,18 @@ from .. import activations, render
 from ..activations import ActsResult
 from ..moments import moments
 from ..options import AlphaOpt, FormatOpt, PlotOpt, acts_option, usage_errors
+
+
+#: A values or softmax table shows its first and last ROWS / 2 rows beyond ROWS, with "..." between (JSON has all).
+ROWS = 40
+
+
+def _head_tail(n: int, row: Callable[[int], list[str]], limit: int = ROWS) -> list[list[str]]:
+    """row(i) for every i < n up to `limit` rows, else the first and last limit/2 with a "..." row between."""
+    if n <= limit:
+        return [row(i) for i in range(n)]
+    head, tail = [row(i) for i in range(limit // 2)], [row(i) for i in range(n - limit // 2, n)]
+    return head + [["..."] + [""] * (len(head[0]) - 1)] + tail
 
 
 def _catalogue(r: ActsResult) -> tuple[list[dict], render.Table]:
@@ -41,21 +53,22 @@ def _moments(r: ActsResult, rows: list[dict]) -> render.Table:
 
 
 def _values(r: ActsResult) -> tuple[list[dict], render.Table]:
-    rows, table = [], []
-    for i, s in enumerate(r.summaries):
-        for k, x in enumerate(r.points):
-            f, d = r.values[i, k], r.derivatives[i, k]
-            rows.append(dict(activation=s.activation.name, x=x, f=f, dact=d))
-            table.append([s.activation.name, render.num(x, 8), render.num(f, 8), render.num(d, 8)])
-    return rows, render.Table(["activation", "x", "f(x)", "f'(x)"], table, title="values",
+    rows = [dict(activation=s.activation.name, x=x, f=r.values[i, k], dact=r.derivatives[i, k])
+            for i, s in enumerate(r.summaries) for k, x in enumerate(r.points)]
+
+    def line(j: int) -> list[str]:
+        return [rows[j]["activation"]] + [render.num(rows[j][key], 8) for key in ("x", "f", "dact")]
+
+    return rows, render.Table(["activation", "x", "f(x)", "f'(x)"], _head_tail(len(rows), line), title="values",
                               justify=["left", "right", "right", "right"])
 
 
 def _softmax(r: ActsResult) -> tuple[dict, render.Table]:
     n = len(r.softmax_input)
-    headers = ["x_i", "s_i"] + [f"ds_i/dx_{j + 1}" for j in range(n)]
-    table = [[render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
-             + [render.num(v) for v in r.softmax_jacobian[i]] for i in range(n)]
+    jac = r.softmax_jacobian
+    headers = ["x_i", "s_i"] + ([f"ds_i/dx_{j + 1}" for j in range(n)] if jac is not None else [])
+    table = _head_tail(n, lambda i: [render.num(r.softmax_input[i]), render.num(r.softmax_output[i])]
+                       + ([render.num(v) for v in jac[i]] if jac is not None else []))
     data = dict(input=r.softmax_input, output=r.softmax_output, jacobian=r.softmax_jacobian)
     return data, render.Table(headers, table, title="softmax s_i = e^(x_i) / sum_j e^(x_j); Jacobian diag(s) - s s^T")
 
@@ -77,6 +90,9 @@ def report(r: ActsResult) -> render.Report:
              "gamma f has unit variance for unit-variance Gaussian input (Brock, De & Smith 2021); NFNets gamma is"
              " DeepMind's empirical table (nfnets/base.py, jax's gelu is the tanh form).",
              "E f(u): Microsoft AI-edu's mean shift: sigmoid moves inputs uniform on (-1, 1) to mean 0.5, tanh keeps 0."]
+    if r.softmax_input is not None and r.softmax_jacobian is None:
+        notes.append(f"--softmax: the Jacobian (N^2 entries) is given up to {activations.JACOBIAN_MAX} values;"
+                     f" these are {len(r.softmax_input):,}, so it is left out (null in JSON).")
     headers = list(csv_rows[0]) if csv_rows else []
     return render.Report("acts", data, title="Activations: f, f' and what they do to a gradient", tables=tables,
                          notes=notes, csv_headers=headers,
@@ -87,7 +103,7 @@ def acts(
     act: Annotated[Optional[List[str]], acts_option("all")] = None,
     alpha: AlphaOpt = None,
     at: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Evaluate f and f' at these points.")] = None,
-    softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help="Softmax of this vector with its Jacobian.")] = None,
+    softmax: Annotated[Optional[str], typer.Option(metavar="X1,X2,...", help=f"Softmax of this vector, with its Jacobian up to {activations.JACOBIAN_MAX} values.")] = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
 ) -> None:

@@ -8,9 +8,9 @@ from typing import Annotated, Callable, List, Optional
 import numpy as np
 import typer
 
-from .. import chain, clipping, render
+from .. import chain, clipping, cost, render
 from ..clipping import ClipResult, ModeResult, Training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, act_option, finite, positive, progress, usage_errors
 
 #: A chain deeper than this shows its first HEAD_LAYERS and last TAIL_LAYERS layers in the table.
 HEAD_LAYERS, TAIL_LAYERS = 6, 2
@@ -309,7 +309,7 @@ def clip(
     grad: Annotated[Optional[List[str]], typer.Option("--grad", metavar="G1,G2,...", help="A gradient tensor to clip instead of the chain's, e.g. 3,4 (inf and nan allowed); rows with ';' (1,2;3,4: rows are AGC's units). Repeat for several tensors.")] = None,
     weights: Annotated[Optional[List[str]], typer.Option("--weights", metavar="W1,W2,...", help="The weights W of each --grad tensor (same shape), for adaptive clipping.")] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", metavar="MODE", help="value, norm, global-norm, adaptive or all.")] = "all",
-    eps: Annotated[float, typer.Option(callback=finite, help="Added to the norm in norm and global-norm: 1e-6 as in PyTorch's clip_grad_norm_; 0 gives TensorFlow's clip_by_norm.")] = clipping.NORM_EPS,
+    eps: Annotated[float, typer.Option(callback=finite, help="Added to the norm in norm and global-norm: 1e-6 as in PyTorch's clip_grad_norm_; 0 gives TensorFlow's clip_by_norm, (g t) / max(||g||, t), digit for digit above the threshold; a vector whose norm is already <= t is returned as it is (TensorFlow's order would round subnormal components).")] = clipping.NORM_EPS,
     lam: Annotated[float, typer.Option("--lam", callback=positive, help="AGC's lambda: the largest |G_i| / max(|W_i|, 1e-3) (Brock et al. use 0.01).")] = clipping.LAM,
     depth: Annotated[Optional[int], typer.Option(min=1, max=chain.MAX_DEPTH, help="Depth of the chain whose gradient is clipped (default 4; 300 goes beyond float64).")] = None,
     act: Annotated[Optional[str], act_option("sigmoid", what=" of the chain")] = None,
@@ -324,6 +324,7 @@ def clip(
     error_if_nonfinite: Annotated[bool, typer.Option("--error-if-nonfinite", help="Refuse a gradient holding inf or nan (exit 2), like PyTorch's error_if_nonfinite=True.")] = False,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Clip a gradient by value, by norm, by global norm and adaptively (threshold 0.5 as in C. Hansen, "Activation Functions Explained", mlfromscratch).
 
@@ -355,7 +356,10 @@ def clip(
 
     Example: gradsim clip --steps 200 --plot clip.png
     """
-    with usage_errors(), progress("training") as tick:
+    with usage_errors():
+        runs = 1 + (len(clipping.MODES) if mode.strip().lower() == "all" else 1)  # no clipping, then each mode
+        cost.check(cost.clip_cost(4 if depth is None or grad else depth, fmt, steps or 0, runs), yes)
+    with usage_errors(), progress("steps") as tick:
         result = clipping.clip(threshold=threshold, grads=grad, weights=weights, mode=mode, eps=eps, lam=lam,
                                depth=depth, act=act, alpha=alpha, preset=preset, seed=seed, param=param, lr=lr,
                                steps=steps, train_target=train_target, train_lr=train_lr,

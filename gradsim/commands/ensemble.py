@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from .. import render
+from .. import cost, render
 from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
+from ..ensemble import default_threads, default_trials
 from ..errors import GradsimError
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, act_option, finite, progress, usage_errors
 
 #: A table shows every layer of a net up to this depth, evenly spaced layers (first and last among them) beyond.
 TABLE_ROWS = 30
@@ -73,7 +74,7 @@ def _notes(r: EnsembleResult) -> list[str]:
     if r.width == 1:
         lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
     lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
-                 f" decades (within x{render.num(10**r.resolution, 4)}).")
+                 f" decades (within x{render.from_log10(1.0, r.resolution, 4)}).")
     if np.any(r.zero_fraction > 0):
         lines.append(f"zeros: up to {render.num(100 * float(np.max(r.zero_fraction)), 3)}% of trials have delta = 0"
                      " exactly at a layer (dead units); they count as 0.")
@@ -150,6 +151,7 @@ def ensemble(
     forward: Annotated[bool, typer.Option("--forward", help="Forward statistics per layer (mean, variance, q beside the length map) of a plain wide MLP; implied by the options above.")] = False,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Percentiles of ||dC/dh_l|| per layer over random networks, beside the mean-field chi1.
 
@@ -183,6 +185,9 @@ def ensemble(
                             residual=residual, beta=residual_beta, branch=branch, inputs=inputs,
                             correlation=correlation, trials=trials, seed=seed)
         return
+    with usage_errors():
+        cost.check(cost.ensemble_cost(depth, width, default_trials(depth, width) if trials is None else trials,
+                                      default_threads() if threads is None else threads), yes)
     with usage_errors(), progress("trials") as tick:
         result = run_ensemble(depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w=sigma_w,
                               sigma_b=sigma_b, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input=input, target=target,

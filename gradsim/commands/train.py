@@ -7,8 +7,9 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .. import render, training
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, acts_option, finite, positive, progress, usage_errors
+from .. import activations, render, training
+from ..cost import check as check_cost, train_cost
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, acts_option, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -72,7 +73,7 @@ def _speed_story(e: Epoch, layers: int, when: str) -> str:
                  if zero else []) + ([f"the speed of hidden {_which(odd)} is not finite"] if odd else [])
         return f"{when}: {'; '.join(parts)}."
     way = "faster" if e.log10_ratio >= 0 else "slower"
-    per_layer = f" (x{render.num(10 ** (e.log10_ratio / (layers - 1)), 3)} per layer)" if layers > 1 else ""
+    per_layer = f" (x{render.from_log10(1.0, e.log10_ratio / (layers - 1), 3)} per layer)" if layers > 1 else ""
     return (f"{when}: hidden layer {layers} learns {render.times(abs(e.log10_ratio))}x {way} than layer 1"
             f"{per_layer}.")
 
@@ -104,18 +105,29 @@ def _table(r: TrainResult) -> render.Table:
     dead = r.epochs[0].dead_fraction is not None
     layers = _shown_layers(len(r.hidden), LAYERS - 2 if dead else LAYERS)
     clip = r.clip_mode != "none"
-    headers = (["epoch", "loss", "test acc %"] + [f"speed {j + 1}" for j in layers]
+    gap = len(layers) < len(r.hidden)  # a "..." column where hidden layers are left out, a "..." row for epochs
+    cut = len(layers) // 2
+    headers = (["epoch", "loss", "test acc %"] + _with_gap([f"speed {j + 1}" for j in layers], cut, gap)
                + (["last/1st"] if len(r.hidden) > 1 else []) + (["dead %"] if dead else [])
                + (["clipped"] if clip else []))
-    rows = []
+    rows, previous = [], -1
     for i in _shown_epochs(len(r.epochs)):
+        if i > previous + 1:
+            rows.append(["..."] + [""] * (len(headers) - 1))
+        previous = i
         e = r.epochs[i]
-        row = [str(e.epoch), render.num(e.loss), _percent(e.accuracy)] + [render.num(e.speeds[j]) for j in layers]
+        row = [str(e.epoch), render.num(e.loss), _percent(e.accuracy)] + _with_gap(
+            [render.num(e.speeds[j]) for j in layers], cut, gap)
         row += [render.num(e.ratio, 3)] if len(r.hidden) > 1 else []
-        row += [" ".join(_percent(e.dead_fraction[j]) for j in layers)] if dead else []
+        row += [" ".join(_with_gap([_percent(e.dead_fraction[j]) for j in layers], cut, gap))] if dead else []
         row += [f"{e.clipped_steps}/{e.steps}"] if clip else []
         rows.append(row)
     return render.Table(headers, rows)
+
+
+def _with_gap(cells: list[str], cut: int, gap: bool) -> list[str]:
+    """`cells` with "..." at `cut` where the layers between are left out of the table."""
+    return cells[:cut] + ["..."] + cells[cut:] if gap else cells
 
 
 def _epoch_data(e: Epoch) -> dict:
@@ -279,6 +291,7 @@ def train(
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Train a fully connected net and watch each hidden layer's speed of learning (Nielsen, ch. 5).
 
@@ -294,7 +307,11 @@ def train(
 
     Example: gradsim train --act sigmoid,relu,elu,leaky-relu,selu,gelu --alpha 0.2 --optimizer adam --clip-mode value --clip-threshold 0.5 --dropout 0.1
     """
-    with usage_errors(), progress("training") as tick:
+    with usage_errors():
+        runs = len(activations.resolve_many(act, alpha)) if act else 1
+        check_cost(train_cost(training.parse_hidden(hidden), training.DEFAULTS["epochs"] if epochs is None
+                              else max(1, min(epochs, training.MAX_EPOCHS)), runs=runs), yes)
+    with usage_errors(), progress("epochs") as tick:
         results = training.train_many(acts=act, hidden=hidden, init=init, cost=cost, data=data, lr=lr,
                                       epochs=epochs, batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold,
                                       seed=seed, alpha=alpha, progress=tick, optimizer=optimizer, momentum=momentum,

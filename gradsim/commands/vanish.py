@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from .. import chain, render
+from .. import chain, cost, render
 from ..chain import ChainResult
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, act_option, finite, positive, usage_errors
 
 SPEC_HELP = "a number for every layer, a comma list of DEPTH numbers, normal[:MEAN,STD] or uniform:LO,HI"
 
@@ -100,6 +100,7 @@ def vanish(
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Also show Nielsen's speed of learning, the one-step change -lr dC/db.")] = None,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Follow the gradient back through a chain of single neurons (Nielsen, ch. 5).
 
@@ -113,6 +114,7 @@ def vanish(
     Example: gradsim vanish --depth 30 --act tanh -f json
     """
     with usage_errors():
+        cost.check(cost.layers_cost(depth or 4, fmt), yes)
         result = chain.vanish(depth=depth, act=act, alpha=alpha, weights=weights, biases=biases, input=input,
                               target=target, seed=seed, lr=lr, preset=preset)
     render.emit(report(result), fmt)
