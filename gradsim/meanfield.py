@@ -449,6 +449,23 @@ def saddle_nodes(act: ActLike, sigma_w2, sigma_b2, rel: float = 1e-9) -> tuple[A
     return (np.abs(right - left) > 1e-6) & ~nan, np.where(nan, np.nan, left), np.where(nan, np.nan, right)
 
 
+def critical_kinds(act: ActLike, sigma_w2, sigma_b2) -> tuple[Array, Array, Array, Array]:
+    """(kind, chi1 left, chi1 right, q*) at critical points: "crossing" where chi1 is continuous, else "saddle-node"
+    (L'(q*) = 1: the stable root meets the unstable one) or "basin edge" (the unstable root passes q0 = 1);
+    "none" where sigma_w2 is nan. q* is the stable root just left of a jump."""
+    act = as_activation(act)
+    w2 = np.asarray(sigma_w2, dtype=float)
+    jump, chi_left, chi_right = saddle_nodes(act, w2, sigma_b2)
+    w2_left = np.nan_to_num(w2) * np.where(jump, 1 - 1e-9, 1.0)
+    q = np.where(np.isnan(w2), np.nan, fixed_points(act, w2_left, sigma_b2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (length_maps(act, q * (1 + 1e-5), w2_left, sigma_b2)
+                 - length_maps(act, q * (1 - 1e-5), w2_left, sigma_b2)) / (2e-5 * q)
+    kind = np.where(np.isnan(w2), "none", np.where(~jump, "crossing", np.where(
+        np.abs(np.nan_to_num(slope) - 1) < 1e-2, "saddle-node", "basin edge")))
+    return kind, chi_left, chi_right, q
+
+
 @dataclass(frozen=True)
 class InitPoint:
     """One initialisation on the sigma_b2 = 0 axis of the phase diagram."""
@@ -516,17 +533,7 @@ def phase(act: str = "tanh", alpha: float | None = None, sigma_b2: str | Sequenc
         raise GradsimError(f"the grid needs 2 to 400 points per axis, got {grid}", option="--grid")
     total = grid + 2
     critical_w2 = critical_sigma_w2(activation, table_b2)
-    jump, chi_left, chi_right = saddle_nodes(activation, critical_w2, table_b2)
-    # at a jump, q* there is the stable root just before it is left
-    w2_left = np.nan_to_num(critical_w2) * np.where(jump, 1 - 1e-9, 1.0)
-    critical_q = fixed_points(activation, w2_left, table_b2)
-    critical_q = np.where(np.isnan(critical_w2), np.nan, critical_q)
-    # L'(q*) = 1 where the stable root meets the unstable one; otherwise the unstable root passed q0 = 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = (length_maps(activation, critical_q * (1 + 1e-5), w2_left, table_b2)
-                 - length_maps(activation, critical_q * (1 - 1e-5), w2_left, table_b2)) / (2e-5 * critical_q)
-    kind = np.where(np.isnan(critical_w2), "none", np.where(~jump, "crossing", np.where(
-        np.abs(np.nan_to_num(slope) - 1) < 1e-2, "saddle-node", "basin edge")))
+    kind, chi_left, chi_right, critical_q = critical_kinds(activation, critical_w2, table_b2)
     tick(1, total)
     if sigma_w2_max is None:
         finite = critical_w2[np.isfinite(critical_w2)]
