@@ -50,6 +50,11 @@ WIDE_BYTES = 32 * 2**20
 KEEP_BYTES = 256 * 2**20
 #: |ln ||delta||| beyond LN_LIMIT (10^(+-4e14)) counts as 0 or as an overflow: the bin indices stay in int64.
 LN_LIMIT = 1e15
+#: |log10 ||delta||| beyond FAR_LOG10 goes to a histogram of its own (`LogHistogram.far`), in the coordinate
+#: +-T (1 + ln(|ln| / T)), T = FAR_LOG10 ln 10, binned with relative precision: a few trials with
+#: log10 ||delta|| ~ -1e13 (ln f' falls like -h^2 in gelu's and swish's tails) no longer widen every bin.
+FAR_LOG10 = 1000.0
+_FAR_LN = FAR_LOG10 * LN10
 _SCALE = 1.0 / (LN10 * BIN_LOG10)  # ln ||delta|| -> index of its level-0 bin
 _BIG = np.iinfo(np.int64).max
 
@@ -65,7 +70,8 @@ class LogHistogram:
     overflowed) are counted apart.
     """
 
-    def __init__(self, layers: int, bins: int):
+    def __init__(self, layers: int, bins: int, far: bool = True):
+        self.far = LogHistogram(layers, bins, far=False) if far else None  # |log10| > FAR_LOG10, see far_ln
         self.bins = bins
         self.level = 0
         self.counts = np.zeros((layers, bins), dtype=np.int64)
@@ -96,6 +102,16 @@ class LogHistogram:
             self.overflows[first:first + rows] += ln.shape[1] - zeros - np.count_nonzero(finite, axis=1)
             ln = np.where(finite, ln, -math.inf)
             lo, hi = np.where(finite, ln, math.inf).min(axis=1), ln.max(axis=1)
+        top = hi
+        inside = finite
+        if self.far is not None and (np.any(lo < -_FAR_LN) or np.any(hi > _FAR_LN)):
+            far = np.abs(ln) > _FAR_LN
+            if finite is not None:
+                far &= finite
+            self.far.add(first, np.where(far, far_ln(ln), -math.inf))  # the rest counts as the far histogram's zeros
+            inside = ~far if finite is None else finite & ~far
+            lo = np.where(inside, ln, math.inf).min(axis=1)
+            hi = np.where(inside, ln, -math.inf).max(axis=1)
         for row in np.flatnonzero(lo <= hi):
             self._cover(first + row, math.floor(lo[row] * _SCALE), math.floor(hi[row] * _SCALE))
         with np.errstate(invalid="ignore"):  # non-finite values are cast to garbage, then sent to a spare bin
@@ -105,11 +121,11 @@ class LogHistogram:
             index = k.astype(np.int64)
         spare = self.bins + 1  # one spare bin per row
         index -= (self.start[first:first + rows] - np.arange(rows) * spare)[:, None]
-        if finite is not None:
-            index = np.where(finite, index, (np.arange(rows) * spare + self.bins)[:, None])
+        if inside is not None:
+            index = np.where(inside, index, (np.arange(rows) * spare + self.bins)[:, None])
         counts = np.bincount(index.ravel(), minlength=rows * spare).reshape(rows, spare)
         self.counts[first:first + rows] += counts[:, :self.bins]
-        return ln, hi
+        return ln, top
 
     def _level_for(self, lo: np.ndarray, hi: np.ndarray) -> int:
         """The smallest level >= the current one at which every range [lo, hi] (level-0 indices) fits `bins` bins."""
@@ -177,20 +193,58 @@ class LogHistogram:
             self.counts[layer, other.start[layer] + where - self.start[layer]] += row[where]
         self.zeros += other.zeros
         self.overflows += other.overflows
+        if self.far is not None:
+            self.far.merge(other.far)
+
+    @property
+    def far_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per layer, the values below -FAR_LOG10 and above +FAR_LOG10 decades."""
+        if self.far is None:
+            zero = np.zeros(len(self.start), dtype=np.int64)
+            return zero, zero
+        upper = (self.far.start[:, None] + np.arange(self.bins)) >= 0  # bins of the upper tail
+        return np.where(upper, 0, self.far.counts).sum(axis=1), np.where(upper, self.far.counts, 0).sum(axis=1)
+
+    def _bin_values(self, rank: np.ndarray) -> np.ndarray:
+        """ln of the centre of the bin holding the rank-th value among this histogram's binned values, per layer."""
+        inside = np.cumsum(self.counts, axis=1)
+        where = np.argmax(inside >= np.maximum(rank, 1)[:, None], axis=1)
+        return (self.start + where + 0.5) * self.width * LN10
 
     def percentiles(self, ps: tuple[float, ...] = PERCENTILES) -> np.ndarray:
         """log10 of the p-th percentiles per layer, shape (len(ps), layers): the centre of the bin holding the
         ceil(p T / 100)-th smallest value (numpy's 'inverted_cdf'), so within width / 2 of it; -inf for a zero,
         +inf for an overflow."""
-        inside = np.cumsum(self.counts, axis=1)
-        total = self.zeros + inside[:, -1] + self.overflows
+        inside = self.counts.sum(axis=1)
+        below, above = self.far_counts
+        total = self.zeros + below + inside + above + self.overflows
         out = np.empty((len(ps), len(total)))
         for i, p in enumerate(ps):
-            rank = np.maximum(np.ceil(p / 100.0 * total), 1) - self.zeros  # rank among the finite values
-            where = np.argmax(inside >= rank[:, None], axis=1)
-            values = (self.start + where + 0.5) * self.width
-            out[i] = np.where(rank <= 0, -math.inf, np.where(rank > inside[:, -1], math.inf, values))
+            rank = np.maximum(np.ceil(p / 100.0 * total), 1) - self.zeros  # rank among the nonzero finite values
+            values = self._bin_values(rank - below) / LN10
+            if self.far is not None and np.any(below + above):
+                in_far = (rank <= below) | ((rank > below + inside) & (rank <= below + inside + above))
+                far_rank = np.where(rank <= below, rank, rank - inside)
+                values = np.where(in_far, far_ln_inverse(self.far._bin_values(far_rank)) / LN10, values)
+            out[i] = np.where(rank <= 0, -math.inf, np.where(rank > below + inside + above, math.inf, values))
         return out
+
+    @property
+    def far_precision(self) -> float:
+        """Relative precision of a percentile from the far histogram: |ln| is within this fraction of it."""
+        return 0.0 if self.far is None else float(np.expm1(self.far.width * LN10 / 2 / _FAR_LN))
+
+
+def far_ln(ln: np.ndarray) -> np.ndarray:
+    """+-T (1 + ln(|ln| / T)) for |ln| > T = FAR_LOG10 ln 10: continuous, increasing, and relative in |ln|."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sign(ln) * _FAR_LN * (1.0 + np.log(np.abs(ln) / _FAR_LN))
+
+
+def far_ln_inverse(v: np.ndarray) -> np.ndarray:
+    """ln from `far_ln`'s coordinate."""
+    with np.errstate(over="ignore"):
+        return np.sign(v) * _FAR_LN * np.exp(np.abs(v) / _FAR_LN - 1.0)
 
 
 def bins_for(depth: int) -> int:
@@ -484,6 +538,8 @@ class EnsembleResult:
     measured_depth_scale: float | None
     verdict: str  # from the measured factor
     theory_verdict: str  # from chi1
+    far_fraction: np.ndarray | None = None  # per layer, values beyond +-FAR_LOG10 decades (their own histogram)
+    far_precision: float = 0.0  # a percentile among them is within this fraction of its log10
 
     @property
     def log10_grad_rms(self) -> np.ndarray:
@@ -633,4 +689,5 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         measured_factor=factor, fit_intercept=intercept, chi1=chi, q_star=q_star,
         log10_grad_theory=theory_line(mean_sq, chi), depth_scale=meanfield.depth_scale(chi),
         measured_depth_scale=measured_scale, verdict=regime(factor, net.depth, mean_sq),
-        theory_verdict=regime(chi, net.depth))
+        theory_verdict=regime(chi, net.depth), far_fraction=np.add(*hist.far_counts) / trials,
+        far_precision=hist.far_precision)

@@ -10,7 +10,8 @@ import typer
 
 from .. import render
 from ..init import INITS
-from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
+from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, FAR_LOG10, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH
+from ..ensemble import EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
 from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, progress, usage_errors
 
@@ -71,8 +72,13 @@ def _notes(r: EnsembleResult) -> list[str]:
     ]
     if r.width == 1:
         lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
+    within = f"x{render.num(10**r.resolution, 4)}" if r.resolution < 300 else f"{render.num(r.resolution, 3)} decades"
     lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
-                 f" decades (within x{render.num(10**r.resolution, 4)}).")
+                 f" decades (within {within}).")
+    if r.far_fraction is not None and np.any(r.far_fraction > 0):
+        lines.append(f"far tail: up to {render.num(100 * float(np.max(r.far_fraction)), 3)}% of trials have |log10 "
+                     f"||delta||| > {FAR_LOG10:g} at a layer; binned apart, a percentile among them is within "
+                     f"{render.num(100 * r.far_precision, 2)}% of its log10.")
     if np.any(r.zero_fraction > 0):
         lines.append(f"zeros: up to {render.num(100 * float(np.max(r.zero_fraction)), 3)}% of trials have delta = 0"
                      " exactly at a layer (dead units); they count as 0.")
