@@ -22,17 +22,43 @@ import numpy as np
 from . import activations
 from .activations import Activation
 
-#: Cells of the grid over h (odd, so that a cell is centred on 0) and its half-width in standard deviations of
-#: the widest Gaussian component with probability above MASS_FLOOR.
-CELLS = 801
+#: Cells of the grid over h (odd, so that a cell is centred on 0); each layer's grid reaches where the mixture's
+#: probability beyond it is below TAIL_MASS (at least HALF_WIDTH standard deviations of h_1).
+CELLS = 401
+#: At most this many different grids (kernels) per run: a spread of h that keeps changing gives no exact figure.
+MAX_KERNELS = 16
 HALF_WIDTH = 9.0
-MASS_FLOOR = 1e-16
+TAIL_MASS = 1e-13
 
 
 def _grid(radius: float, cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell edges and centres on [-radius, radius]."""
     edges = np.linspace(-radius, radius, cells + 1)
     return edges, 0.5 * (edges[1:] + edges[:-1])
+
+
+def _reach(s: np.ndarray, mass: np.ndarray, start: float) -> float:
+    """The smallest R = 2^(k/4) with sum_i mass_i P(|N(0, s_i^2)| > R) <= TAIL_MASS, searched from `start`
+    (quantised, so that grids repeat and their kernels are reused)."""
+    if not np.any((mass > 0) & (s > 0)):
+        return start
+
+    def tail(k: int) -> float:
+        return float(mass @ (2.0 * activations.norm_cdf(-(2.0 ** (k / 4)) / np.where(s > 0, s, 1e-300))))
+
+    if not np.all(np.isfinite(s[mass > 0])):
+        return math.inf
+    k = math.ceil(4 * math.log2(start))
+    if tail(k) > TAIL_MASS:
+        k += 1
+        while tail(k) > TAIL_MASS:
+            k += 1
+            if k > 2400:  # 2^600: beyond what a grid in float64 can hold
+                return math.inf
+        return 2.0 ** (k / 4)
+    while tail(k - 1) <= TAIL_MASS:
+        k -= 1
+    return 2.0 ** (k / 4)
 
 
 def _kernels(act: Activation, centres: np.ndarray, edges: np.ndarray, w2: float, b2: float):
@@ -59,11 +85,15 @@ def exact_log10_mean_squares(act: Activation, depth: int, sigma_w2: float, sigma
                              target: float, cells: int = CELLS) -> np.ndarray:
     """log10 E[delta_l^2] for l = 1..depth (first layer first), by the transfer operator on `cells` cells.
 
-    Each layer's grid spans HALF_WIDTH standard deviations of the widest component of h_l's Gaussian mixture
-    (components of probability below MASS_FLOOR left out); grids are reused while that width does not change.
+    nan for every layer when h spreads beyond 1e150 (an astronomical input or weight scale), or its spread
+    keeps changing past MAX_KERNELS grids.
+    Each layer's grid reaches where the probability of h_l beyond it (a mixture of N(0, s_i^2) with weights m_i)
+    is below TAIL_MASS; grids and their kernels are reused while that reach does not change.
     """
-    s1 = math.sqrt(sigma_w2 * x * x + sigma_b2)
+    s1 = math.sqrt(sigma_w2 * x * x + sigma_b2) if abs(x) < 1e150 else math.inf
     radius = HALF_WIDTH * max(s1, 1e-300)
+    if not radius < 1e150:
+        return np.full(depth, math.nan)
     edges, centres = _grid(radius, cells)
     if s1 > 0:
         mass = np.diff(activations.norm_cdf(edges / s1))
@@ -76,11 +106,13 @@ def exact_log10_mean_squares(act: Activation, depth: int, sigma_w2: float, sigma
         masses.append(mass)
         if layer == depth - 1:
             break
-        a = act.f(centres[mass > MASS_FLOOR])
-        s_max = math.sqrt(sigma_w2 * float(np.max(a * a)) + sigma_b2)
-        new_radius = HALF_WIDTH * max(s_max, 1e-300)
-        new_radius = 2.0 ** (math.ceil(4 * math.log2(new_radius)) / 4)  # quantised: grids repeat, kernels are reused
+        with np.errstate(over="ignore"):
+            new_radius = _reach(np.sqrt(sigma_w2 * act.f(centres) ** 2 + sigma_b2), mass, radius)
+        if not new_radius < 1e150:
+            return np.full(depth, math.nan)  # h_l spreads beyond what a grid can hold: no exact figure
         key = (radius, new_radius)
+        if key not in kernels and len(kernels) == MAX_KERNELS:
+            return np.full(depth, math.nan)
         if key not in kernels:
             next_edges, next_centres = _grid(new_radius, cells)
             kernels[key] = (_kernels(act, centres, next_edges, sigma_w2, sigma_b2), (next_edges, next_centres))

@@ -36,6 +36,12 @@ DEFAULT_DRAWS = 2 * 10**7
 DEFAULT_TRIALS = (100, 100_000)
 #: Percentiles reported per layer.
 PERCENTILES = (5.0, 50.0, 95.0)
+#: Each chunk's trials are split into up to BATCHES batches; the measured factor's interval is a bootstrap over
+#: all batches (RESAMPLES resamples, from the run's seed): the 2.5 and 97.5 percentiles.
+BATCHES = 16
+RESAMPLES = 400
+#: Width-1 runs up to this depth also get the exact mean squares (gradsim.chainmoments).
+EXACT_MAX_DEPTH = 1000
 #: Histogram bins are BIN_LOG10 x 2^level decades wide; the level is the smallest that fits every layer's range.
 BIN_LOG10 = 2.0**-10
 #: Bins per layer: the most for up to 256 layers, fewer for deeper nets (BIN_CELLS in all).
@@ -404,17 +410,25 @@ def layer_source(net: Net, seeds: list[np.random.SeedSequence], n: int):
 
 
 def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram, keep: bool = True) -> np.ndarray:
-    """n trials from one seed: their log magnitudes go into `hist`; returns the (top, sum) pairs of ||delta||^2.
+    """n trials from one seed: their log magnitudes go into `hist`; returns the (top, sum) pairs of ||delta||^2,
+    shape (2, 1 + batches, depth): the whole chunk, then each of up to BATCHES batches of its trials (in order).
 
     Width 1 draws all weights (depth, n), then the biases layer by layer: the order of
     `standard_normal((2, depth, n))`, so a chunk of one trial draws what `chain.vanish` draws from that seed.
     """
     sums = np.zeros((2, net.depth))
+    groups = np.array_split(np.arange(n), min(BATCHES, n))  # batches of trials for the bootstrap
+    batches = np.zeros((2, len(groups), net.depth))
 
     def record(first: int, ln: np.ndarray) -> None:
         clean, top = hist.add(first, ln)
         sums[0, first:first + len(ln)] = top
         sums[1, first:first + len(ln)] = square_sums(clean, top)
+        for g, cols in enumerate(groups):
+            part = clean[:, cols[0]:cols[-1] + 1]
+            part_top = part.max(axis=1)
+            batches[0, g, first:first + len(ln)] = part_top
+            batches[1, g, first:first + len(ln)] = square_sums(part, part_top)
 
     with np.errstate(over="ignore"):
         if net.width == 1:
@@ -435,7 +449,7 @@ def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram
             seeds = children(seed, net.depth + 1)
             x = np.random.default_rng(seeds[0]).standard_normal((n, net.width))
             wide_pass(net, x, layer_source(net, seeds[1:], n), record, keep)
-    return sums
+    return np.concatenate([sums[:, None, :], batches], axis=1)
 
 
 # ---------------------------------------------------------------- many chunks on all cores
@@ -452,12 +466,12 @@ def weight_bytes(net: Net) -> int:
 
 
 def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
-             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray]:
+             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray, tuple]:
     """Run `trials` trials in chunks of `chunk`, chunk i from child i of SeedSequence(seed), on `threads` threads.
 
     Each thread takes the next chunk as it gets free and fills its own histogram (integer counts: any order gives
     the same); the (top, sum) pairs of each chunk are merged here in chunk order: the result does not depend on
-    `threads`. progress(done, total) is called from this thread a few times a second.
+    `threads`. Also returns each batch's (top, sum) pairs (2, batches, depth) and trial counts, in chunk order. progress(done, total) is called from this thread a few times a second.
     """
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # here: 4 ms off every start-up
 
@@ -497,10 +511,13 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
         if other is not hist:
             hist.merge(other)
         sums.update(chunk_sums)
-    total = sums[0]
+    total = sums[0][:, 0]
     for i in range(1, len(sizes)):
-        total = merge_square_sums(total, sums[i])
-    return hist, total
+        total = merge_square_sums(total, sums[i][:, 0])
+    batches = np.concatenate([sums[i][:, 1:] for i in range(len(sizes))], axis=1)
+    counts = np.concatenate([[len(c) for c in np.array_split(np.arange(sizes[i]), min(BATCHES, sizes[i]))]
+                             for i in range(len(sizes))])
+    return hist, total, (batches, counts)
 
 
 # ---------------------------------------------------------------- the result
@@ -540,6 +557,9 @@ class EnsembleResult:
     theory_verdict: str  # from chi1
     far_fraction: np.ndarray | None = None  # per layer, values beyond +-FAR_LOG10 decades (their own histogram)
     far_precision: float = 0.0  # a percentile among them is within this fraction of its log10
+    log10_mean_sq_exact: np.ndarray | None = None  # width 1: exact log10 E[delta_l^2] (gradsim.chainmoments)
+    exact_factor: float | None = None  # the fit of `fit_factor` to the exact mean squares
+    measured_factor_interval: tuple[float, float] | None = None  # bootstrap 95% interval of measured_factor
 
     @property
     def log10_grad_rms(self) -> np.ndarray:
@@ -567,6 +587,30 @@ def fit_factor(log10_mean_sq: np.ndarray) -> tuple[float | None, float | None]:
     x, y = layers[ok], points[ok]
     slope = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
     return 10.0 ** -slope, float(y.mean() - slope * x.mean())
+
+
+def factor_interval(batches: np.ndarray, counts: np.ndarray, seed: int) -> tuple[float, float] | None:
+    """95% bootstrap interval of `fit_factor` over batches of trials: RESAMPLES resamples of the batches with
+    replacement (numpy.random.default_rng(seed)), each batch's (top, sum) pair of ||delta||^2 per layer."""
+    if len(counts) < 2:
+        return None
+    top = np.max(batches[0], axis=0)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        scaled = np.where(batches[0] == -math.inf, 0.0, batches[1] * np.exp(2.0 * (batches[0] - top)))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(counts), np.full(len(counts), 1.0 / len(counts)), size=RESAMPLES)
+    factors = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for w in weights:
+            total = w @ scaled
+            mean = np.where(total > 0, (2.0 * top + np.log(total) - math.log(w @ counts)) / LN10, -math.inf)
+            factor = fit_factor(np.where(np.isnan(mean), math.inf, mean))[0]
+            if factor is not None and math.isfinite(factor):
+                factors.append(factor)
+    if len(factors) < RESAMPLES // 2:
+        return None
+    low, high = np.percentile(factors, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def regime(factor: float | None, depth: int, log10_mean_sq: np.ndarray | None = None) -> str:
@@ -665,13 +709,14 @@ def ensemble(depth: int = 50, width: int = 1, act: str = "sigmoid", alpha: float
                            f"{activation.range_text()}; got {target}", option="--target")
     net = Net(activation, depth, width, *w_scale, *b_scale, init == "orthogonal", x, float(target))
     chunk = chunk_trials(net) if chunk is None else _whole(chunk, "chunk", 1, MAX_TRIALS, "--chunk")
-    hist, sums = simulate(net, trials, seed, threads, chunk, progress)
-    return summarise(net, hist, sums, trials, seed, chunk, init)
+    hist, sums, batches = simulate(net, trials, seed, threads, chunk, progress)
+    return summarise(net, hist, sums, trials, seed, chunk, init, batches)
 
 
 def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed: int, chunk: int,
-              init: str) -> EnsembleResult:
-    """The result of a run from its histogram and mean squares: percentiles, fit, theory, verdicts."""
+              init: str, batches: tuple | None = None) -> EnsembleResult:
+    """The result of a run from its histogram and mean squares: percentiles, fit, theory, verdicts; at width 1
+    (Gaussian weights, depth <= EXACT_MAX_DEPTH) the exact mean squares too."""
     p5, p50, p95 = hist.percentiles(PERCENTILES)
     mean_sq = log10_mean_squares(hist, sums, trials)
     factor, intercept = fit_factor(mean_sq)
@@ -680,6 +725,12 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
     q1 = min(w2 * x2 + b2, meanfield.Q_MAX)  # the first layer's mean squared h (Q_MAX: infinite for theory)
     chi, q_star = (float(v) for v in meanfield.chi1s(net.act, w2, b2, q1))
     measured_scale = meanfield.depth_scale(factor) if factor is not None else None
+    exact = None
+    if net.width == 1 and not net.orthogonal and net.depth <= EXACT_MAX_DEPTH:
+        from .chainmoments import exact_log10_mean_squares
+
+        exact = exact_log10_mean_squares(net.act, net.depth, w2, b2, net.input, net.target)
+        exact = None if np.any(np.isnan(exact)) else exact
     return EnsembleResult(
         activation=net.act.name, alpha=net.act.alpha, init=init, depth=net.depth, width=net.width, trials=trials,
         seed=seed, sigma_w=net.sigma_w, sigma_w2=w2, sigma_b=net.sigma_b, sigma_b2=b2, input=net.input,
@@ -690,4 +741,6 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         log10_grad_theory=theory_line(mean_sq, chi), depth_scale=meanfield.depth_scale(chi),
         measured_depth_scale=measured_scale, verdict=regime(factor, net.depth, mean_sq),
         theory_verdict=regime(chi, net.depth), far_fraction=np.add(*hist.far_counts) / trials,
-        far_precision=hist.far_precision)
+        far_precision=hist.far_precision, log10_mean_sq_exact=exact,
+        exact_factor=None if exact is None else fit_factor(exact)[0],
+        measured_factor_interval=None if batches is None else factor_interval(*batches, seed))
