@@ -124,16 +124,59 @@ def norm_cdf1(x: float) -> float:
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
-def norm_cdf(x) -> Array:
-    """Phi(x) = erfc(-x / sqrt 2) / 2 (numpy has no erfc: math.erfc on each element, bit for bit `norm_cdf1`).
+#: Depth of the continued fraction `mills` for t >= each band's start (measured against mpmath to 3e-16).
+_MILLS_DEPTH = ((10.0, 6), (6.0, 12), (4.0, 16), (3.0, 24))
 
-    The division and the halving run on the whole array and only erfc element by element (map over a list):
-    about 2x faster than calling norm_cdf1 per element, with the same IEEE operations in the same order.
+
+def mills(t) -> Array:
+    """The Mills ratio R(t) = Phi(-t) / phi(t) for t >= 3, to 3e-16: the even part of Laplace's continued fraction
+    R = 1/(t + 1/(t + 2/(t + 3/(t + ...)))), that is t / (t^2 + 1 - 1*2 / (t^2 + 5 - 3*4 / (t^2 + 9 - ...))).
+
+    Evaluated backwards to a depth chosen per band of t (24 terms at t = 3, 6 beyond t = 10); inf gives 0.
     """
-    t = -_arr(x) / _SQRT2
-    out = np.fromiter(map(math.erfc, t.ravel().tolist()), dtype=float, count=t.size).reshape(t.shape)
-    out *= 0.5
+    t = _arr(t)
+    out = np.zeros(t.shape)
+    lower = np.inf
+    for start, depth in _MILLS_DEPTH:
+        band = (t >= start) & (t < lower)
+        lower = start
+        tb = t[band]
+        if tb.size == 0:
+            continue
+        huge = tb > 1e8  # R(t) = 1/t (1 - 1/t^2 + ...): 1/t to 1e-16, and t^2 would overflow past 1e154
+        t2 = np.where(huge, 1.0, tb) ** 2
+        r = np.zeros(tb.shape)
+        for k in range(depth, 0, -1):
+            r = (2 * k - 1) * (2 * k) / (t2 + (4 * k + 1) - r)
+        out[band] = np.where(huge, 1.0 / tb, tb / (t2 + 1.0 - r))
     return out
+
+
+def _erf_series(y) -> Array:
+    """erf(y) = 2/sqrt(pi) e^(-y^2) sum_n (2 y^2)^n y / (1 3 5 ... (2n+1)): every term positive; 24 terms for |y| < 1.07."""
+    term = y.copy()
+    total = y.copy()
+    y2 = 2.0 * y * y
+    for n in range(1, 24):
+        term *= y2 / (2 * n + 1)
+        total += term
+    return total * np.exp(-y * y) * (2.0 / math.sqrt(math.pi))
+
+
+def norm_cdf(x) -> Array:
+    """Phi(x) = erfc(-x / sqrt 2) / 2, vectorised: a positive series for |x| < 1.5, phi(x) R(|x|) (`mills`) in the
+    tails |x| >= 3, and `norm_cdf1` (math.erfc) on each element between."""
+    x = _arr(x)
+    out = np.empty(x.shape)
+    t = np.abs(x)
+    small, tail = t < 1.5, t >= 3.0
+    out[small] = 0.5 + 0.5 * _erf_series(x[small] / _SQRT2)
+    upper = norm_pdf(t[tail]) * mills(t[tail])  # Phi(-t)
+    out[tail] = np.where(x[tail] < 0, upper, 1.0 - upper)
+    middle = ~(small | tail)  # and nan
+    erfc = np.fromiter(map(math.erfc, (-x[middle] / _SQRT2).tolist()), dtype=float, count=int(middle.sum()))
+    out[middle] = 0.5 * erfc  # bit for bit norm_cdf1 (math.erfc) in the middle band
+    return out.reshape(x.shape) if x.ndim else out[()]
 
 
 def norm_pdf(x) -> Array:
@@ -279,14 +322,13 @@ def _gelu_forms(kit: _Kit) -> tuple[Callable, Callable]:
 
 
 def _gelu_logd(x):
-    """ln|Phi(x) + x phi(x)|; for x < -8 via the Mills ratio Phi(x)/phi(x) = 1/|x| - 1/|x|^3 + 3/|x|^5 - 15/|x|^7."""
+    """ln|Phi(x) + x phi(x)|; for x <= -3 as ln phi(x) + ln(|x| - R(|x|)) with the Mills ratio R (`mills`)."""
     x = _arr(x)
-    direct = _log_abs(_GELU.df(np.maximum(x, -8.0)))
-    t = np.abs(np.minimum(x, -8.0))
-    with np.errstate(over="ignore", under="ignore"):
-        mills = 1 / t - 1 / t**3 + 3 / t**5 - 15 / t**7
-        tail = -0.5 * t * t - _LN_SQRT_2PI + np.log(t - mills)
-    return np.where(x < -8.0, tail, direct)
+    direct = _log_abs(_GELU.df(np.maximum(x, -3.0)))
+    t = np.abs(np.minimum(x, -3.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail = -0.5 * t * t - _LN_SQRT_2PI + np.log(t - mills(t))
+    return np.where(x < -3.0, tail, direct)
 
 
 def _gelu_tanh_2u(x):
@@ -450,6 +492,8 @@ class Activation:
     f1: Scalar = field(kw_only=True, repr=False)
     df1: Scalar = field(kw_only=True, repr=False)
     f_df: Callable[[Array], tuple[Array, Array]] | None = field(default=None, kw_only=True, repr=False)
+    #: The sign of f'(x) far left, where f'(x) may underflow to 0 (gelu, gelu-tanh and swish dip below 0 there).
+    left_tail_sign: float = field(default=1.0, kw_only=True)
 
     def dact(self, x) -> Array:
         """f'(x)."""
@@ -460,6 +504,18 @@ class Activation:
         if self.f_df is not None:
             return self.f_df(x)
         return self.f(x), self.df(x)
+
+    def sign_dact(self, x) -> Array:
+        """The sign of f'(x), right even where f'(x) underflows to 0 but ln|f'(x)| is finite.
+
+        Where it underflows |x| is large: f' has the sign of its tail there (left_tail_sign for x < 0; +1 for x > 0,
+        where every activation here increases).
+        """
+        x = _arr(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = np.sign(self.df(x))
+            tiny = (d == 0) & np.isfinite(self.log_dact(x))
+        return np.where(tiny, np.where(x < 0, self.left_tail_sign, 1.0), d)
 
     def log_dact(self, x) -> Array:
         """ln|f'(x)|, finite wherever f'(x) != 0 even if f'(x) underflows."""
@@ -530,7 +586,7 @@ def _make_non_monotone(name, formula, forms: _Forms, logd):
         return Activation(name, formula, forms.f, forms.df, f_min, math.inf, lo_closed=True,
                           inverse=_bisection_inverse(forms.f, x_min), log_df=logd,
                           branch=f"x >= {x_min:.4f} (the increasing branch, right of the minimum {f_min:.5f})",
-                          branch_start=x_min, f1=forms.f1, df1=forms.df1)
+                          branch_start=x_min, f1=forms.f1, df1=forms.df1, left_tail_sign=-1.0)
     return make
 
 

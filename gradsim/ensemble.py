@@ -36,6 +36,12 @@ DEFAULT_DRAWS = 2 * 10**7
 DEFAULT_TRIALS = (100, 100_000)
 #: Percentiles reported per layer.
 PERCENTILES = (5.0, 50.0, 95.0)
+#: Each chunk's trials are split into up to BATCHES batches; the measured factor's interval is a bootstrap over
+#: all batches (RESAMPLES resamples, from the run's seed): the 2.5 and 97.5 percentiles.
+BATCHES = 16
+RESAMPLES = 400
+#: Width-1 runs up to this depth also get the exact mean squares (gradsim.chainmoments).
+EXACT_MAX_DEPTH = 1000
 #: Histogram bins are BIN_LOG10 x 2^level decades wide; the level is the smallest that fits every layer's range.
 BIN_LOG10 = 2.0**-10
 #: Bins per layer: the most for up to 256 layers, fewer for deeper nets (BIN_CELLS in all).
@@ -50,6 +56,11 @@ WIDE_BYTES = 32 * 2**20
 KEEP_BYTES = 256 * 2**20
 #: |ln ||delta||| beyond LN_LIMIT (10^(+-4e14)) counts as 0 or as an overflow: the bin indices stay in int64.
 LN_LIMIT = 1e15
+#: |log10 ||delta||| beyond FAR_LOG10 goes to a histogram of its own (`LogHistogram.far`), in the coordinate
+#: +-T (1 + ln(|ln| / T)), T = FAR_LOG10 ln 10, binned with relative precision: a few trials with
+#: log10 ||delta|| ~ -1e13 (ln f' falls like -h^2 in gelu's and swish's tails) no longer widen every bin.
+FAR_LOG10 = 1000.0
+_FAR_LN = FAR_LOG10 * LN10
 _SCALE = 1.0 / (LN10 * BIN_LOG10)  # ln ||delta|| -> index of its level-0 bin
 _BIG = np.iinfo(np.int64).max
 
@@ -65,7 +76,8 @@ class LogHistogram:
     overflowed) are counted apart.
     """
 
-    def __init__(self, layers: int, bins: int):
+    def __init__(self, layers: int, bins: int, far: bool = True):
+        self.far = LogHistogram(layers, bins, far=False) if far else None  # |log10| > FAR_LOG10, see far_ln
         self.bins = bins
         self.level = 0
         self.counts = np.zeros((layers, bins), dtype=np.int64)
@@ -96,6 +108,16 @@ class LogHistogram:
             self.overflows[first:first + rows] += ln.shape[1] - zeros - np.count_nonzero(finite, axis=1)
             ln = np.where(finite, ln, -math.inf)
             lo, hi = np.where(finite, ln, math.inf).min(axis=1), ln.max(axis=1)
+        top = hi
+        inside = finite
+        if self.far is not None and (np.any(lo < -_FAR_LN) or np.any(hi > _FAR_LN)):
+            far = np.abs(ln) > _FAR_LN
+            if finite is not None:
+                far &= finite
+            self.far.add(first, np.where(far, far_ln(ln), -math.inf))  # the rest counts as the far histogram's zeros
+            inside = ~far if finite is None else finite & ~far
+            lo = np.where(inside, ln, math.inf).min(axis=1)
+            hi = np.where(inside, ln, -math.inf).max(axis=1)
         for row in np.flatnonzero(lo <= hi):
             self._cover(first + row, math.floor(lo[row] * _SCALE), math.floor(hi[row] * _SCALE))
         with np.errstate(invalid="ignore"):  # non-finite values are cast to garbage, then sent to a spare bin
@@ -105,11 +127,11 @@ class LogHistogram:
             index = k.astype(np.int64)
         spare = self.bins + 1  # one spare bin per row
         index -= (self.start[first:first + rows] - np.arange(rows) * spare)[:, None]
-        if finite is not None:
-            index = np.where(finite, index, (np.arange(rows) * spare + self.bins)[:, None])
+        if inside is not None:
+            index = np.where(inside, index, (np.arange(rows) * spare + self.bins)[:, None])
         counts = np.bincount(index.ravel(), minlength=rows * spare).reshape(rows, spare)
         self.counts[first:first + rows] += counts[:, :self.bins]
-        return ln, hi
+        return ln, top
 
     def _level_for(self, lo: np.ndarray, hi: np.ndarray) -> int:
         """The smallest level >= the current one at which every range [lo, hi] (level-0 indices) fits `bins` bins."""
@@ -177,20 +199,58 @@ class LogHistogram:
             self.counts[layer, other.start[layer] + where - self.start[layer]] += row[where]
         self.zeros += other.zeros
         self.overflows += other.overflows
+        if self.far is not None:
+            self.far.merge(other.far)
+
+    @property
+    def far_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per layer, the values below -FAR_LOG10 and above +FAR_LOG10 decades."""
+        if self.far is None:
+            zero = np.zeros(len(self.start), dtype=np.int64)
+            return zero, zero
+        upper = (self.far.start[:, None] + np.arange(self.bins)) >= 0  # bins of the upper tail
+        return np.where(upper, 0, self.far.counts).sum(axis=1), np.where(upper, self.far.counts, 0).sum(axis=1)
+
+    def _bin_values(self, rank: np.ndarray) -> np.ndarray:
+        """ln of the centre of the bin holding the rank-th value among this histogram's binned values, per layer."""
+        inside = np.cumsum(self.counts, axis=1)
+        where = np.argmax(inside >= np.maximum(rank, 1)[:, None], axis=1)
+        return (self.start + where + 0.5) * self.width * LN10
 
     def percentiles(self, ps: tuple[float, ...] = PERCENTILES) -> np.ndarray:
         """log10 of the p-th percentiles per layer, shape (len(ps), layers): the centre of the bin holding the
         ceil(p T / 100)-th smallest value (numpy's 'inverted_cdf'), so within width / 2 of it; -inf for a zero,
         +inf for an overflow."""
-        inside = np.cumsum(self.counts, axis=1)
-        total = self.zeros + inside[:, -1] + self.overflows
+        inside = self.counts.sum(axis=1)
+        below, above = self.far_counts
+        total = self.zeros + below + inside + above + self.overflows
         out = np.empty((len(ps), len(total)))
         for i, p in enumerate(ps):
-            rank = np.maximum(np.ceil(p / 100.0 * total), 1) - self.zeros  # rank among the finite values
-            where = np.argmax(inside >= rank[:, None], axis=1)
-            values = (self.start + where + 0.5) * self.width
-            out[i] = np.where(rank <= 0, -math.inf, np.where(rank > inside[:, -1], math.inf, values))
+            rank = np.maximum(np.ceil(p / 100.0 * total), 1) - self.zeros  # rank among the nonzero finite values
+            values = self._bin_values(rank - below) / LN10
+            if self.far is not None and np.any(below + above):
+                in_far = (rank <= below) | ((rank > below + inside) & (rank <= below + inside + above))
+                far_rank = np.where(rank <= below, rank, rank - inside)
+                values = np.where(in_far, far_ln_inverse(self.far._bin_values(far_rank)) / LN10, values)
+            out[i] = np.where(rank <= 0, -math.inf, np.where(rank > below + inside + above, math.inf, values))
         return out
+
+    @property
+    def far_precision(self) -> float:
+        """Relative precision of a percentile from the far histogram: |ln| is within this fraction of it."""
+        return 0.0 if self.far is None else float(np.expm1(self.far.width * LN10 / 2 / _FAR_LN))
+
+
+def far_ln(ln: np.ndarray) -> np.ndarray:
+    """+-T (1 + ln(|ln| / T)) for |ln| > T = FAR_LOG10 ln 10: continuous, increasing, and relative in |ln|."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sign(ln) * _FAR_LN * (1.0 + np.log(np.abs(ln) / _FAR_LN))
+
+
+def far_ln_inverse(v: np.ndarray) -> np.ndarray:
+    """ln from `far_ln`'s coordinate."""
+    with np.errstate(over="ignore"):
+        return np.sign(v) * _FAR_LN * np.exp(np.abs(v) / _FAR_LN - 1.0)
 
 
 def bins_for(depth: int) -> int:
@@ -354,17 +414,25 @@ def layer_source(net: Net, seeds: list[np.random.SeedSequence], n: int):
 
 
 def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram, keep: bool = True) -> np.ndarray:
-    """n trials from one seed: their log magnitudes go into `hist`; returns the (top, sum) pairs of ||delta||^2.
+    """n trials from one seed: their log magnitudes go into `hist`; returns the (top, sum) pairs of ||delta||^2,
+    shape (2, 1 + batches, depth): the whole chunk, then each of up to BATCHES batches of its trials (in order).
 
     Width 1 draws all weights (depth, n), then the biases layer by layer: the order of
     `standard_normal((2, depth, n))`, so a chunk of one trial draws what `chain.vanish` draws from that seed.
     """
     sums = np.zeros((2, net.depth))
+    groups = np.array_split(np.arange(n), min(BATCHES, n))  # batches of trials for the bootstrap
+    batches = np.zeros((2, len(groups), net.depth))
 
     def record(first: int, ln: np.ndarray) -> None:
         clean, top = hist.add(first, ln)
         sums[0, first:first + len(ln)] = top
         sums[1, first:first + len(ln)] = square_sums(clean, top)
+        for g, cols in enumerate(groups):
+            part = clean[:, cols[0]:cols[-1] + 1]
+            part_top = part.max(axis=1)
+            batches[0, g, first:first + len(ln)] = part_top
+            batches[1, g, first:first + len(ln)] = square_sums(part, part_top)
 
     with np.errstate(over="ignore"):
         if net.width == 1:
@@ -385,7 +453,7 @@ def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram
             seeds = children(seed, net.depth + 1)
             x = np.random.default_rng(seeds[0]).standard_normal((n, net.width))
             wide_pass(net, x, layer_source(net, seeds[1:], n), record, keep)
-    return sums
+    return np.concatenate([sums[:, None, :], batches], axis=1)
 
 
 # ---------------------------------------------------------------- many chunks on all cores
@@ -402,12 +470,12 @@ def weight_bytes(net: Net) -> int:
 
 
 def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
-             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray]:
+             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray, tuple]:
     """Run `trials` trials in chunks of `chunk`, chunk i from child i of SeedSequence(seed), on `threads` threads.
 
     Each thread takes the next chunk as it gets free and fills its own histogram (integer counts: any order gives
     the same); the (top, sum) pairs of each chunk are merged here in chunk order: the result does not depend on
-    `threads`. progress(done, total) is called from this thread a few times a second.
+    `threads`. Also returns each batch's (top, sum) pairs (2, batches, depth) and trial counts, in chunk order. progress(done, total) is called from this thread a few times a second.
     """
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # here: 4 ms off every start-up
 
@@ -428,7 +496,7 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
             n = min(chunk, trials - i * chunk)
             chunk_sums = run_chunk(net, _child(root, i), n, hist, keep)
             with lock:
-                ordered.add(i, chunk_sums)
+                ordered.add(i, chunk_sums, n)
                 done[0] += n
         return hist
 
@@ -448,21 +516,34 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
     hist = results[0]
     for other in results[1:]:
         hist.merge(other)
-    return hist, ordered.total
+    return hist, ordered.total, (np.concatenate(ordered.batches, axis=1), np.concatenate(ordered.counts))
+
+
+def batch_sizes(n: int) -> list[int]:
+    """Trials in each of min(BATCHES, n) batches of a chunk of n, as np.array_split cuts them."""
+    k = min(BATCHES, n)
+    q, r = divmod(n, k)
+    return [q + 1] * r + [q] * (k - r)
 
 
 class _InOrder:
-    """Merges each chunk's (top, sum) pairs in chunk order as they arrive; holds only those that came early."""
+    """Merges each chunk's (top, sum) pairs in chunk order as they arrive; holds only those that came early.
+
+    A chunk's sums are (2, 1 + batches, depth): the whole chunk first, then each batch (for the bootstrap)."""
 
     def __init__(self) -> None:
-        self.early: dict[int, np.ndarray] = {}
+        self.early: dict[int, tuple[np.ndarray, int]] = {}
         self.next, self.total = 0, None
+        self.batches: list[np.ndarray] = []
+        self.counts: list[list[int]] = []
 
-    def add(self, i: int, sums: np.ndarray) -> None:
-        self.early[i] = sums
+    def add(self, i: int, sums: np.ndarray, n: int) -> None:
+        self.early[i] = (sums, n)
         while self.next in self.early:
-            s = self.early.pop(self.next)
-            self.total = s if self.total is None else merge_square_sums(self.total, s)
+            s, size = self.early.pop(self.next)
+            self.total = s[:, 0] if self.total is None else merge_square_sums(self.total, s[:, 0])
+            self.batches.append(s[:, 1:])
+            self.counts.append(batch_sizes(size))
             self.next += 1
 
 
@@ -502,6 +583,11 @@ class EnsembleResult:
     measured_depth_scale: float | None
     verdict: str  # from the measured factor
     theory_verdict: str  # from chi1
+    far_fraction: np.ndarray | None = None  # per layer, values beyond +-FAR_LOG10 decades (their own histogram)
+    far_precision: float = 0.0  # a percentile among them is within this fraction of its log10
+    log10_mean_sq_exact: np.ndarray | None = None  # width 1: exact log10 E[delta_l^2] (gradsim.chainmoments)
+    exact_factor: float | None = None  # the fit of `fit_factor` to the exact mean squares
+    measured_factor_interval: tuple[float, float] | None = None  # bootstrap 95% interval of measured_factor
 
     @property
     def log10_grad_rms(self) -> np.ndarray:
@@ -529,6 +615,30 @@ def fit_factor(log10_mean_sq: np.ndarray) -> tuple[float | None, float | None]:
     x, y = layers[ok], points[ok]
     slope = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
     return 10.0 ** -slope, float(y.mean() - slope * x.mean())
+
+
+def factor_interval(batches: np.ndarray, counts: np.ndarray, seed: int) -> tuple[float, float] | None:
+    """95% bootstrap interval of `fit_factor` over batches of trials: RESAMPLES resamples of the batches with
+    replacement (numpy.random.default_rng(seed)), each batch's (top, sum) pair of ||delta||^2 per layer."""
+    if len(counts) < 2:
+        return None
+    top = np.max(batches[0], axis=0)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        scaled = np.where(batches[0] == -math.inf, 0.0, batches[1] * np.exp(2.0 * (batches[0] - top)))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(counts), np.full(len(counts), 1.0 / len(counts)), size=RESAMPLES)
+    factors = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for w in weights:
+            total = w @ scaled
+            mean = np.where(total > 0, (2.0 * top + np.log(total) - math.log(w @ counts)) / LN10, -math.inf)
+            factor = fit_factor(np.where(np.isnan(mean), math.inf, mean))[0]
+            if factor is not None and math.isfinite(factor):
+                factors.append(factor)
+    if len(factors) < RESAMPLES // 2:
+        return None
+    low, high = np.percentile(factors, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def regime(factor: float | None, depth: int, log10_mean_sq: np.ndarray | None = None) -> str:
@@ -627,13 +737,14 @@ def ensemble(depth: int = 50, width: int = 1, act: str = "sigmoid", alpha: float
                            f"{activation.range_text()}; got {target}", option="--target")
     net = Net(activation, depth, width, *w_scale, *b_scale, init == "orthogonal", x, float(target))
     chunk = chunk_trials(net) if chunk is None else _whole(chunk, "chunk", 1, MAX_TRIALS, "--chunk")
-    hist, sums = simulate(net, trials, seed, threads, chunk, progress)
-    return summarise(net, hist, sums, trials, seed, chunk, init)
+    hist, sums, batches = simulate(net, trials, seed, threads, chunk, progress)
+    return summarise(net, hist, sums, trials, seed, chunk, init, batches)
 
 
 def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed: int, chunk: int,
-              init: str) -> EnsembleResult:
-    """The result of a run from its histogram and mean squares: percentiles, fit, theory, verdicts."""
+              init: str, batches: tuple | None = None) -> EnsembleResult:
+    """The result of a run from its histogram and mean squares: percentiles, fit, theory, verdicts; at width 1
+    (Gaussian weights, depth <= EXACT_MAX_DEPTH) the exact mean squares too."""
     p5, p50, p95 = hist.percentiles(PERCENTILES)
     mean_sq = log10_mean_squares(hist, sums, trials)
     factor, intercept = fit_factor(mean_sq)
@@ -642,6 +753,12 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
     q1 = min(w2 * x2 + b2, meanfield.Q_MAX)  # the first layer's mean squared h (Q_MAX: infinite for theory)
     chi, q_star = (float(v) for v in meanfield.chi1s(net.act, w2, b2, q1))
     measured_scale = meanfield.depth_scale(factor) if factor is not None else None
+    exact = None
+    if net.width == 1 and not net.orthogonal and net.depth <= EXACT_MAX_DEPTH:
+        from .chainmoments import exact_log10_mean_squares
+
+        exact = exact_log10_mean_squares(net.act, net.depth, w2, b2, net.input, net.target)
+        exact = None if np.any(np.isnan(exact)) else exact
     return EnsembleResult(
         activation=net.act.name, alpha=net.act.alpha, init=init, depth=net.depth, width=net.width, trials=trials,
         seed=seed, sigma_w=net.sigma_w, sigma_w2=w2, sigma_b=net.sigma_b, sigma_b2=b2, input=net.input,
@@ -651,4 +768,7 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         measured_factor=factor, fit_intercept=intercept, chi1=chi, q_star=q_star,
         log10_grad_theory=theory_line(mean_sq, chi), depth_scale=meanfield.depth_scale(chi),
         measured_depth_scale=measured_scale, verdict=regime(factor, net.depth, mean_sq),
-        theory_verdict=regime(chi, net.depth))
+        theory_verdict=regime(chi, net.depth), far_fraction=np.add(*hist.far_counts) / trials,
+        far_precision=hist.far_precision, log10_mean_sq_exact=exact,
+        exact_factor=None if exact is None else fit_factor(exact)[0],
+        measured_factor_interval=None if batches is None else factor_interval(*batches, seed))

@@ -194,28 +194,111 @@ def _search(g: Callable[[Array, Array], Array], start: Array, g_start: Array, ke
     return near, far, g_near, g_far, (far == limit) & keep(g_far)
 
 
-def _polish(g: Callable[[Array, Array], Array], q: Array, gq: Array) -> Array:
-    """The fixed point next to q in the direction L(q) - q points: bracket it by `_search`, then solve.
+#: Ratio between neighbouring points of the scan for the fixed point, near its start (19% steps in q); each
+#: further chunk of SCAN_CHUNK points squares the ratio, so the scan is dense where the iterate is and reaches
+#: Q_MAX or Q_MIN in a few chunks.
+SCAN_RATIO = 2.0 ** (1 / 4)
+SCAN_CHUNK = 8
 
-    `g(x, i)` is L(x) - x for the entries i of q. Upwards the search stops at the first g < 0, or gives inf at
-    Q_MAX; downwards at the first g > 0, or gives 0 at Q_MIN.
+
+def _golden_min(h: Callable[[Array, Array], Array], lo: Array, hi: Array, index: Array, xtol: float = 1e-10):
+    """(x, h(x)) at a minimum of h(., index) on [lo, hi] by golden-section search in log x (vectorised).
+
+    Stops early once every minimum found is < 0 (all that `_scan` asks) or is located to xtol in log x.
+    """
+    r = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = np.log(lo), np.log(hi)
+    c, d = b - r * (b - a), a + r * (b - a)
+    hc, hd = h(np.exp(c), index), h(np.exp(d), index)
+    while not np.all((np.minimum(hc, hd) < 0) | (b - a <= xtol)):
+        left = hc <= hd  # the minimum is in [a, d]
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        c, d = np.where(left, b - r * (b - a), d), np.where(left, c, a + r * (b - a))
+        fresh = h(np.exp(np.where(left, c, d)), index)
+        hc, hd = np.where(left, fresh, hd), np.where(left, hc, fresh)
+    return np.exp(np.where(hc <= hd, c, d)), np.minimum(hc, hd)
+
+
+def _scan(h: Callable[[Array, Array], Array], start: Array, h_start: Array, up: bool, limit: float):
+    """Walk from `start` (where h > 0) up or down in log x to the first root of h, or to `limit`.
+
+    Chunks of SCAN_CHUNK points, the ratio between points SCAN_RATIO in the first chunk and squared in each
+    further one. A root is bracketed either by a sign change between points or, when two roots lie between
+    neighbouring points (near a saddle-node, where the stable and the unstable fixed point meet), by a sampled
+    local minimum of h whose true minimum (golden-section search) is < 0. With L increasing, h = +-(L(x) - x)
+    cannot change sign between x and L(x), so a chunk starts at L(x) when that is further than one step.
+    Returns (a, b, h(a), h(b), found): h(a) >= 0 > h(b) where found, else a = b = the last point (`limit`).
+    """
+    n = start.size
+    a, b, h_a, h_b = start.copy(), start.copy(), h_start.copy(), h_start.copy()
+    found = np.zeros(n, dtype=bool)
+    prev2, h2 = start.copy(), h_start.copy()
+    ratio = SCAN_RATIO
+    active = np.arange(n)
+    while active.size:
+        active = active[(a[active] < limit) if up else (a[active] > limit)]
+        if active.size == 0:
+            break
+        steps = ratio ** np.arange(1, SCAN_CHUNK + 1)
+        steps = steps if up else 1.0 / steps
+        last, h_last = a[active], h_a[active]
+        mapped = last + h_last if up else last - h_last  # L(last)
+        with np.errstate(over="ignore"):
+            base = np.maximum(last, mapped / ratio) if up else np.minimum(last, mapped * ratio)
+            x = np.minimum(base[:, None] * steps, limit) if up else np.maximum(base[:, None] * steps, limit)
+        hx = h(x.ravel(), np.repeat(active, steps.size)).reshape(x.shape)
+        P = np.column_stack([prev2[active], last, x])
+        H = np.column_stack([h2[active], h_last, hx])
+        nonpos = H[:, 2:] < 0  # a zero is rounding noise (see `fixed_points`): only a change of sign counts
+        first_sign = np.where(nonpos.any(axis=1), nonpos.argmax(axis=1) + 2, P.shape[1])
+        at = (np.arange(P.shape[0]), np.minimum(first_sign, P.shape[1] - 1))
+        event, end_x, end_h = first_sign.copy(), P[at], H[at]
+        # sampled local minima of h before the first sign change: a dip of h below 0 may hide between neighbours
+        rows, cols = np.nonzero((H[:, 1:-1] < H[:, :-2]) & (H[:, 1:-1] <= H[:, 2:]) & (P[:, 2:] != P[:, 1:-1]))
+        cols = cols + 1
+        rows, cols = rows[cols < first_sign[rows]], cols[cols < first_sign[rows]]
+        if rows.size:
+            ends = np.sort(np.column_stack([P[rows, cols - 1], P[rows, cols + 1]]), axis=1)
+            x_min, h_min = _golden_min(h, ends[:, 0], ends[:, 1], active[rows])
+            dip = h_min < 0
+            for r, c, xm, hm in zip(rows[dip][::-1], cols[dip][::-1], x_min[dip][::-1], h_min[dip][::-1]):
+                event[r], end_x[r], end_h[r] = c, xm, hm  # visited last to first: the row's first dip wins
+        hit = event < P.shape[1]
+        idx = active[hit]
+        a[idx], h_a[idx] = P[hit, event[hit] - 1], H[hit, event[hit] - 1]
+        b[idx], h_b[idx] = end_x[hit], end_h[hit]
+        found[idx] = True
+        miss, idx = ~hit, active[~hit]
+        prev2[idx], h2[idx] = P[miss, -2], H[miss, -2]
+        a[idx], h_a[idx], b[idx], h_b[idx] = P[miss, -1], H[miss, -1], P[miss, -1], H[miss, -1]
+        active = idx
+        ratio = ratio * ratio
+    return a, b, h_a, h_b, found
+
+
+def _polish(g: Callable[[Array, Array], Array], q: Array, gq: Array) -> Array:
+    """The first fixed point from q in the direction L(q) - q points: the one the iterated length map reaches.
+
+    `g(x, i)` is L(x) - x for the entries i of q. `_scan` brackets the first root (upwards: g from > 0 to <= 0,
+    or inf when g stays > 0 up to Q_MAX; downwards: g from < 0 to >= 0, or 0 at Q_MIN); `solve_bracketed` solves it.
     """
     out = np.empty(q.shape)
     for up, limit, beyond in ((True, Q_MAX, math.inf), (False, Q_MIN, 0.0)):
         which = np.flatnonzero((gq > 0) == up)
         if which.size == 0:
             continue
+        sign = 1.0 if up else -1.0
 
         def g_which(x, i, which=which):
             return g(x, which[i])
 
-        keep = (lambda gx: gx >= 0) if up else (lambda gx: gx <= 0)
-        near, far, g_near, g_far, reached = _search(g_which, q[which], gq[which], keep, up, limit)
+        a, b, h_a, h_b, found = _scan(lambda x, i: sign * g_which(x, i), q[which], sign * gq[which], up, limit)
         root = np.full(which.size, beyond)
-        solve = np.flatnonzero(~reached)
+        solve = np.flatnonzero(found)
         if solve.size:
-            lo, hi = np.minimum(near, far)[solve], np.maximum(near, far)[solve]
-            g_lo, g_hi = (g_near[solve], g_far[solve]) if up else (g_far[solve], g_near[solve])
+            lo, hi = np.minimum(a, b)[solve], np.maximum(a, b)[solve]
+            g_a, g_b = sign * h_a[solve], sign * h_b[solve]
+            g_lo, g_hi = (g_a, g_b) if up else (g_b, g_a)
             root[solve] = solve_bracketed(lambda x, i: g_which(x, solve[i]), lo, hi, g_lo, g_hi, atol=Q_MIN)
         out[which] = root
     return out
@@ -224,8 +307,9 @@ def _polish(g: Callable[[Array, Array], Array], q: Array, gq: Array) -> Array:
 def fixed_points(act: ActLike, sigma_w2, sigma_b2, q0: float = 1.0) -> Array:
     """q* = L(q*) reached by iterating the length map from q0, for arrays of (sigma_w2, sigma_b2).
 
-    ITERATIONS steps of q <- L(q) pick the basin; then the fixed point is bracketed (factors of 4 up or down from
-    the last iterate, in the direction L(q) - q points) and polished by `solve_bracketed`, so marginal cases
+    ITERATIONS steps of q <- L(q) pick the basin; then the first root of L(q) - q from the last iterate, in the
+    direction L(q) - q points (the one the iteration converges to, L being increasing), is bracketed by a dense
+    scan in log q (`_polish`) and solved by `solve_bracketed`, so marginal cases
     (tanh near sigma_w2 = 1 at sigma_b2 = 0, where q_n ~ 1/(2n)) cost no more than others. When L(q) - q stays
     >= 0 up to Q_MAX (relu with sigma_w2 >= 2 and sigma_b2 > 0, linear with sigma_w2 >= 1) q* is inf. When it
     stays <= 0 down to Q_MIN, q* = 0 (tanh with sigma_b2 = 0 and sigma_w2 <= 1).
@@ -326,8 +410,11 @@ def critical_sigma_w2(act: ActLike, sigma_b2) -> Array:
     """The sigma_w2 with chi1(sigma_w2, sigma_b2) = 1, for each sigma_b2 (nan if none below SIGMA_W2_MAX).
 
     Scanned upwards from 0.5 / sup f'^2 (where chi1 <= 0.5 for sure) by factors of 1.2 to the first sigma_w2 with
-    chi1 >= 1, then solved by `solve_bracketed`. chi1 need not be monotone in sigma_w2 (elu at sigma_b2 = 0 crosses 1
-    near 1.4, stays above, and touches 1 again at 2 where q* = inf): the smallest crossing is the one reported.
+    chi1 > 1, then solved by `solve_bracketed`: a true change of sign of chi1 - 1, never a touch. chi1 need not be
+    monotone in sigma_w2 (elu at sigma_b2 = 0 crosses 1 at 1, stays above, and touches 1 again at 2 where
+    q* = inf): the smallest crossing is the one reported. Nor continuous: where the stable fixed point meets the
+    unstable one and disappears (a saddle-node, swish at sigma_b2 = 0.5 near 2.0019), q* jumps to a larger root
+    or to inf and chi1 jumps with it; when the jump takes chi1 across 1 that point is reported (see `saddle_nodes`).
     """
     act = as_activation(act)
     b2 = np.atleast_1d(np.asarray(sigma_b2, dtype=float)).ravel()
@@ -339,7 +426,7 @@ def critical_sigma_w2(act: ActLike, sigma_b2) -> Array:
 
     start = np.full(b2.size, 0.5 / peak(act).value ** 2)
     g_start = below_one(start, np.arange(b2.size))
-    near, far, g_near, g_far, reached = _search(below_one, start, g_start, lambda g: g > 0, True, SIGMA_W2_MAX,
+    near, far, g_near, g_far, reached = _search(below_one, start, g_start, lambda g: g >= 0, True, SIGMA_W2_MAX,
                                                 factor=1.2, accelerate=False)
     root = np.full(b2.size, np.nan)
     solve = np.flatnonzero(~reached)
@@ -347,6 +434,39 @@ def critical_sigma_w2(act: ActLike, sigma_b2) -> Array:
         root[solve] = solve_bracketed(lambda w2, i: below_one(w2, solve[i]), near[solve], far[solve],
                                       g_near[solve], g_far[solve], rtol=1e-13)
     return root
+
+
+def saddle_nodes(act: ActLike, sigma_w2, sigma_b2, rel: float = 1e-9) -> tuple[Array, Array, Array]:
+    """(jump, chi1 left, chi1 right) at each (sigma_w2, sigma_b2): whether chi1 jumps between sigma_w2 (1 -+ rel).
+
+    A jump (chi1 changing by more than 1e-6 over 2 rel relative in sigma_w2) marks a saddle-node: the stable fixed
+    point reached from q0 = 1 merges with an unstable one and disappears, and the iteration runs on to a larger
+    root or diverges. (A q* that grows continuously to inf, relu at sigma_w2 = 2, is no jump: chi1 is continuous.)
+    Points where sigma_w2 is nan give False and nan.
+    """
+    act = as_activation(act)
+    w2 = np.nan_to_num(np.asarray(sigma_w2, dtype=float))
+    left = chi1s(act, w2 * (1 - rel), sigma_b2)[0]
+    right = chi1s(act, w2 * (1 + rel), sigma_b2)[0]
+    nan = ~np.isfinite(sigma_w2)
+    return (np.abs(right - left) > 1e-6) & ~nan, np.where(nan, np.nan, left), np.where(nan, np.nan, right)
+
+
+def critical_kinds(act: ActLike, sigma_w2, sigma_b2) -> tuple[Array, Array, Array, Array]:
+    """(kind, chi1 left, chi1 right, q*) at critical points: "crossing" where chi1 is continuous, else "saddle-node"
+    (L'(q*) = 1: the stable root meets the unstable one) or "basin edge" (the unstable root passes q0 = 1);
+    "none" where sigma_w2 is nan. q* is the stable root just left of a jump."""
+    act = as_activation(act)
+    w2 = np.asarray(sigma_w2, dtype=float)
+    jump, chi_left, chi_right = saddle_nodes(act, w2, sigma_b2)
+    w2_left = np.nan_to_num(w2) * np.where(jump, 1 - 1e-9, 1.0)
+    q = np.where(np.isnan(w2), np.nan, fixed_points(act, w2_left, sigma_b2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (length_maps(act, q * (1 + 1e-5), w2_left, sigma_b2)
+                 - length_maps(act, q * (1 - 1e-5), w2_left, sigma_b2)) / (2e-5 * q)
+    kind = np.where(np.isnan(w2), "none", np.where(~jump, "crossing", np.where(
+        np.abs(np.nan_to_num(slope) - 1) < 1e-2, "saddle-node", "basin edge")))
+    return kind, chi_left, chi_right, q
 
 
 @dataclass(frozen=True)
@@ -377,6 +497,9 @@ class PhaseResult:
     line_b2: Array  # 21 points over the sigma_b2 axis, the table's values, and 9 near 0 where the line is steep
     line_w2: Array  # critical sigma_w2 at each line_b2 (the line the plot draws)
     inits: list[InitPoint]
+    critical_kind: Array | None = None  # "crossing" (chi1 continuous), "saddle-node" or "basin edge" (chi1 jumps)
+    critical_chi1_left: Array | None = None  # chi1 just left and just right of each critical point
+    critical_chi1_right: Array | None = None
 
 
 def _variance_list(values: str | Sequence[float] | None, default: Sequence[float], option: str) -> Array:
@@ -413,8 +536,7 @@ def phase(act: str = "tanh", alpha: float | None = None, sigma_b2: str | Sequenc
         raise GradsimError(f"the grid needs 2 to 400 points per axis, got {grid}", option="--grid")
     total = grid + 2
     critical_w2 = critical_sigma_w2(activation, table_b2)
-    critical_q = fixed_points(activation, np.nan_to_num(critical_w2), table_b2)
-    critical_q = np.where(np.isnan(critical_w2), np.nan, critical_q)
+    kind, chi_left, chi_right, critical_q = critical_kinds(activation, critical_w2, table_b2)
     tick(1, total)
     if sigma_w2_max is None:
         finite = critical_w2[np.isfinite(critical_w2)]
@@ -437,5 +559,5 @@ def phase(act: str = "tanh", alpha: float | None = None, sigma_b2: str | Sequenc
     line_w2 = critical_sigma_w2(activation, line_b2)
     tick(total, total)
     return PhaseResult(activation.name, activation.alpha, w2_axis, b2_axis, chi, q, table_b2, critical_w2,
-                       critical_q, line_b2, line_w2, inits)
+                       critical_q, line_b2, line_w2, inits, kind, chi_left, chi_right)
 

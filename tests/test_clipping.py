@@ -195,7 +195,7 @@ def test_beyond_float64_the_clipped_vector_is_finite_and_exact():
     """Depth 300: |dC/db1| ~ 1e417. mpmath holds the exact vector; naive float64 gives nan and zeros."""
     depth, t = 300, 0.5
     r = C.clip(depth=depth, threshold=t)
-    assert r.rescued and np.isinf(r.input).sum() == 158
+    assert r.rescued
     mpmath.mp.dps = 40
     s = mpmath.mpf(1) / 2
     exact = []
@@ -203,6 +203,9 @@ def test_beyond_float64_the_clipped_vector_is_finite_and_exact():
         grad_b = s / 2 * (100 * s / 2) ** (depth - j) * s
         exact += [grad_b * (1 if j == 1 else s), grad_b]
     n = mpmath.sqrt(mpmath.fsum(v * v for v in exact))
+    # the input is inf exactly where the exact value is beyond float64 (156 of 600; 2 more fit just below the top)
+    beyond = [abs(v) > mpmath.mpf(np.finfo(float).max) for v in exact]
+    assert list(np.isinf(r.input)) == beyond
     clipped = [float(v * t / (n + mpmath.mpf("1e-6"))) for v in exact]
     by = {m.mode: m for m in r.results}
     for mode in ("norm", "global-norm"):
@@ -211,7 +214,8 @@ def test_beyond_float64_the_clipped_vector_is_finite_and_exact():
         np.testing.assert_allclose(m.clipped, clipped, rtol=1e-10, atol=1e-300)
         assert m.log10_norm_before == pytest.approx(float(mpmath.log10(n)), rel=1e-13)
         assert m.norm_after == pytest.approx(t, rel=1e-10)
-        assert np.isnan(m.naive).sum() == 158 and (m.naive == 0).sum() == 442
+        # naive float64: inf / inf = nan where the input overflowed, finite / inf = 0 elsewhere
+        assert list(np.isnan(m.naive)) == beyond and (m.naive == 0).sum() == len(beyond) - sum(beyond)
     assert list(by["value"].clipped[:4]) == [0.5] * 4
     assert by["adaptive"].clipped[0] == pytest.approx(0.01 * 100, rel=1e-10)  # |dC/dw1| -> lam |w1|
     assert np.all(np.isfinite(by["adaptive"].clipped))

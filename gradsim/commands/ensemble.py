@@ -10,7 +10,8 @@ import typer
 
 from .. import cost, render
 from ..init import INITS
-from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH, EnsembleResult
+from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, FAR_LOG10, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH
+from ..ensemble import EnsembleResult
 from ..ensemble import ensemble as run_ensemble  # the package attribute `gradsim.ensemble` is this function
 from ..ensemble import default_threads, default_trials
 from ..errors import GradsimError
@@ -63,8 +64,10 @@ def _scale(xi: float | None) -> str:
 def _notes(r: EnsembleResult) -> list[str]:
     fit = f"layers 1-{r.depth - 1}" if r.depth > 2 else "every layer"
     measured = "-" if r.measured_factor is None else f"x{render.num(r.measured_factor)}"
+    interval = r.measured_factor_interval
+    within = "" if interval is None else f" (95% bootstrap: {render.num(interval[0])} to {render.num(interval[1])})"
     lines = [
-        f"measured:   mean ||delta||^2 {measured} per layer (fit over {fit}): {r.verdict},",
+        f"measured:   mean ||delta||^2 {measured} per layer{within}, fit over {fit}: {r.verdict},",
         f"            {_change(r.measured_factor, r.depth)}.",
         f"mean field: chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2] = {render.num(r.chi1)} (q* = {render.num(r.q_star)}):"
         f" {r.theory_verdict},",
@@ -73,8 +76,19 @@ def _notes(r: EnsembleResult) -> list[str]:
     ]
     if r.width == 1:
         lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
+    if r.log10_mean_sq_exact is not None and r.exact_factor is not None:
+        lines.append(f"exact:      mean ||delta||^2 x{render.num(r.exact_factor)} per layer (transfer operator, same fit),")
+        lines.append(f"            {_change(r.exact_factor, r.depth)}.")
+        if interval is not None and not interval[0] <= r.exact_factor <= interval[1]:
+            lines.append("            The sample cannot decide: the exact factor is outside its interval; at width 1")
+            lines.append("            the mean of ||delta||^2 is heavy-tailed, carried by trials too rare to sample.")
+    within = f"x{render.num(10**r.resolution, 4)}" if r.resolution < 300 else f"{render.num(r.resolution, 3)} decades"
     lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
-                 f" decades (within x{render.from_log10(1.0, r.resolution, 4)}).")
+                 f" decades (within {within}).")
+    if r.far_fraction is not None and np.any(r.far_fraction > 0):
+        lines.append(f"far tail: up to {render.num(100 * float(np.max(r.far_fraction)), 3)}% of trials have |log10 "
+                     f"||delta||| > {FAR_LOG10:g} at a layer; binned apart, a percentile among them is within "
+                     f"{render.num(100 * r.far_precision, 2)}% of its log10.")
     if np.any(r.zero_fraction > 0):
         lines.append(f"zeros: up to {render.num(100 * float(np.max(r.zero_fraction)), 3)}% of trials have delta = 0"
                      " exactly at a layer (dead units); they count as 0.")
@@ -96,21 +110,25 @@ def layer_rows(r: EnsembleResult) -> list[dict]:
     return [dict(layer=j + 1, log10_grad_p5=r.log10_grad_p5[j], log10_grad_p50=r.log10_grad_p50[j],
                  log10_grad_p95=r.log10_grad_p95[j], log10_grad_rms=r.log10_grad_rms[j],
                  log10_mean_sq=r.log10_mean_sq[j], log10_grad_theory=r.log10_grad_theory[j],
-                 zero_fraction=r.zero_fraction[j], overflow_fraction=r.overflow_fraction[j])
+                 zero_fraction=r.zero_fraction[j], overflow_fraction=r.overflow_fraction[j],
+                 **({} if r.log10_mean_sq_exact is None else {"log10_mean_sq_exact": r.log10_mean_sq_exact[j]}))
             for j in range(r.depth)]
 
 
 def report(r: EnsembleResult) -> render.Report:
     """The ensemble table (||delta_l|| percentiles, RMS, theory), JSON and CSV."""
     headers = ["layer", "p5 ||delta||", "median", "p95", "RMS", "theory RMS"]
+    exact = r.log10_mean_sq_exact
+    if exact is not None:
+        headers.insert(5, "exact RMS")
     zeros = bool(np.any(r.zero_fraction > 0))
     if zeros:
         headers.append("zero")
     rows = []
     for j in shown_layers(r.depth):
-        row = [str(j + 1)] + ["-" if math.isnan(v[j]) else render.from_log10(1.0, v[j]) for v in
-                              (r.log10_grad_p5, r.log10_grad_p50, r.log10_grad_p95, r.log10_grad_rms,
-                               r.log10_grad_theory)]
+        columns = [r.log10_grad_p5, r.log10_grad_p50, r.log10_grad_p95, r.log10_grad_rms]
+        columns += ([] if exact is None else [exact / 2]) + [r.log10_grad_theory]
+        row = [str(j + 1)] + ["-" if math.isnan(v[j]) else render.from_log10(1.0, v[j]) for v in columns]
         rows.append(row + ([f"{100 * r.zero_fraction[j]:.3g}%"] if zeros else []))
     layers = layer_rows(r)
     data = dict(activation=r.activation, alpha=r.alpha, init=r.init, depth=r.depth, width=r.width,
@@ -118,7 +136,9 @@ def report(r: EnsembleResult) -> render.Report:
                 sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, input=r.input, target=r.target, chi1=r.chi1,
                 q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor,
                 measured_depth_scale=r.measured_depth_scale, verdict=r.verdict, theory_verdict=r.theory_verdict,
-                percentile_resolution=r.resolution, layers=layers)
+                percentile_resolution=r.resolution,
+                measured_factor_interval=None if r.measured_factor_interval is None else list(r.measured_factor_interval),
+                **({} if exact is None else {"exact_factor": r.exact_factor}), layers=layers)
     title = None if r.depth <= TABLE_ROWS else f"{len(rows)} of {r.depth} layers (all of them in JSON and CSV)"
     keys = list(layers[0])
     return render.Report("ensemble", data, title=_title(r), tables=[render.Table(headers, rows, title=title)],

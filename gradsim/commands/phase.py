@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 from .. import activations, meanfield, render
@@ -12,11 +13,13 @@ from ..meanfield import PhaseResult
 
 
 def _critical(r: PhaseResult) -> tuple[list[dict], render.Table]:
-    rows = [dict(sigma_b2=b2, sigma_w2=w2, sigma_w=w2**0.5, q_star=q)
-            for b2, w2, q in zip(r.critical_b2, r.critical_w2, r.critical_q)]
+    rows = [dict(sigma_b2=b2, sigma_w2=w2, sigma_w=w2**0.5, q_star=q,
+                 kind=str(kind), chi1_left=left, chi1_right=right)
+            for b2, w2, q, kind, left, right in zip(r.critical_b2, r.critical_w2, r.critical_q, r.critical_kind,
+                                                      r.critical_chi1_left, r.critical_chi1_right)]
     table = [[render.num(row["sigma_b2"]), render.num(row["sigma_w2"]), render.num(row["sigma_w"]),
-              render.num(row["q_star"])] for row in rows]
-    headers = ["sigma_b^2", "critical sigma_w^2", "sigma_w", "q* there"]
+              render.num(row["q_star"]), row["kind"]] for row in rows]
+    headers = ["sigma_b^2", "critical sigma_w^2", "sigma_w", "q* there", "kind"]
     return rows, render.Table(headers, table, title="critical line chi1 = 1 (root found at each sigma_b^2)")
 
 
@@ -42,9 +45,10 @@ def _notes(r: PhaseResult) -> list[str]:
             "depth scale -1/ln(chi1): layers per factor e (negative: growing; inf: critical).",
             "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf.",
             "c*: fixed point of the correlation map (1: ordered; < 1: chaotic; Schoenholz et al. 2017);",
-            "chi_c = sigma_w^2 E[f'(u1) f'(u2)] at c*; xi_c = -1/ln chi_c: layers over which correlations settle."]
-
-
+            "chi_c = sigma_w^2 E[f'(u1) f'(u2)] at c*; xi_c = -1/ln chi_c: layers over which correlations settle."] + [
+            "saddle-node: the stable q* meets an unstable fixed point and disappears; basin edge: the unstable fixed "
+            "point passes q0 = 1, so the iteration leaves for another root or inf. At both q* jumps, and chi1 jumps "
+            "across 1 with it (chi1_left, chi1_right in JSON)."] * bool(np.any(r.critical_kind != "crossing"))
 
 
 def report(r: PhaseResult, corr) -> render.Report:
@@ -56,7 +60,7 @@ def report(r: PhaseResult, corr) -> render.Report:
                 critical_line=[dict(sigma_b2=b2, sigma_w2=w2) for b2, w2 in zip(r.line_b2, r.line_w2)],
                 grid=dict(sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, chi1=r.chi1, q_star=r.q_star,
                           c_star=corr.c_star, chi_c=corr.chi_c))
-    keys = list(critical[0])
+    keys = ["sigma_b2", "sigma_w2", "sigma_w", "q_star"]
     return render.Report("phase", data,
                          title=f"Mean-field phase diagram · {r.activation}{alpha} · chi1 = sigma_w^2 E[f'(sqrt(q*) z)^2]",
                          tables=[critical_table, inits_table], notes=_notes(r), csv_headers=keys,
