@@ -330,6 +330,25 @@ def _mode_settings(surface: bool, train: bool, given: dict) -> dict:
     return s
 
 
+def _used_options(given: dict, s: dict) -> None:
+    """An option the run would ignore is an error naming it, not a silent no-op."""
+    def refuse(key: str, why: str) -> None:
+        if given.get(key) is not None:
+            raise GradsimError(why, option="--" + key.replace("_", "-"))
+
+    lstm = str(s["cell"]).strip().lower() == "lstm"
+    if not lstm:
+        for key in ("forget_bias", "gate_weight"):
+            refuse(key, "it sets the LSTM's gates; give --cell lstm")
+    if isinstance(s["units"], (int, np.integer)) and s["units"] > 1:
+        refuse("weight", "with N > 1 units W is drawn from --init and scaled to --radius; give --units 1 for a "
+                         "scalar w")
+    else:
+        for key in ("radius", "init"):
+            refuse(key, "the LSTM is a single cell with scalar weights" if lstm else
+                   "it shapes W of N > 1 units; give --units N (N > 1)")
+
+
 def rnn(act: Activation | str | None = None, alpha: float | None = None, weight: float | None = None,
         input_weight: float | None = None, bias: float | None = None, h0: float | None = None,
         steps: int | None = None, input: str | None = None, units: int | None = None, radius: float | None = None,
@@ -351,6 +370,7 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
                  cost=cost,
                  target=target, clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs)
     s = _mode_settings(surface, train, given)
+    _used_options(given, s)
     _surface_only(surface, w_range=w_range, b_range=b_range, grid=grid)
     activation = as_activation(s["act"] if isinstance(act, str) or act is None else act, alpha, s["act"])
     s = check(s)

@@ -109,6 +109,18 @@ def test_plot_writes_a_figure(run, tmp_path, args):
     (["--train", "--epochs", "0"], "--epochs"),
     (["--act", "nope"], "--act"),
     (["--act", "sigmoid", "--alpha", "0.1"], "--alpha"),
+    # options the run would ignore
+    (["--units", "4", "--weight", "5"], "--weight"),
+    (["--train", "--weight", "2"], "--weight"),
+    (["--radius", "2"], "--radius"),
+    (["--init", "orthogonal"], "--init"),
+    (["--train", "--units", "1", "--radius", "3"], "--radius"),
+    (["--surface", "--init", "orthogonal"], "--init"),
+    (["--cell", "lstm", "--radius", "2"], "--radius"),
+    (["--cell", "lstm", "--init", "orthogonal"], "--init"),
+    (["--forget-bias", "3"], "--forget-bias"),
+    (["--gate-weight", "0.5"], "--gate-weight"),
+    (["--surface", "--forget-bias", "3"], "--forget-bias"),
 ])
 def test_bad_input_is_a_usage_error_naming_the_option(run, args, option, tmp_path):
     run.usage_error("rnn", *args, "--plot", str(tmp_path / "x.png"), option=option)
