@@ -221,6 +221,7 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
             log10_factor = (math.log(abs(w[0, 0])) + fw.ln_dact[:, 0]) / LN10 if w[0, 0] else np.full(len(x), -np.inf)
         sign_dz = np.sign(g.unit[:, 0]) * fw.sign_dact[:, 0]
         scalar = dict(factor=factor, sign_grad_h=np.sign(g.unit[:, 0]),
+                      extra=dict(sign_factor=np.sign(w[0, 0]) * fw.sign_dact[:, 0]),
                       grad_w_total=_signed_sum_log10(sign_dz * fw.sign_h[:-1, 0], ln_dz + fw.ln_h[:-1, 0]),
                       grad_b_total=_signed_sum_log10(sign_dz, ln_dz))
         why = _why_scalar(act, float(w[0, 0]), bounds, name)

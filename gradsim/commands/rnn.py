@@ -42,6 +42,13 @@ def _title(r: RnnResult) -> str:
     return f"{net} · T {r.steps} · x {r.input} · h0 {r.h0:g} · y {r.target:g}, cost {r.cost}"
 
 
+def _factor(r: RnnResult, i: int) -> str:
+    """w f'(z_t) as a float, or from its log10 where f'(z_t) is below float64."""
+    if r.factor[i] == 0 and math.isfinite(r.log10_factor[i]):
+        return _g(r.extra["sign_factor"][i], r.log10_factor[i])
+    return render.num(r.factor[i])
+
+
 def _table(r: RnnResult) -> render.Table:
     lstm = r.lstm
     if lstm is not None:
@@ -60,7 +67,7 @@ def _table(r: RnnResult) -> render.Table:
                     _g(1.0, lstm.log10_carousel[i]), _g(1.0, lstm.log10_grad_c[i]), _g(1.0, r.log10_grad_h[i]),
                     _g(1.0, lstm.vanilla_log10_product[i])]
         elif r.units == 1:
-            row += [_g(np.sign(r.h[i]) or 1.0, r.log10_h[i]), render.num(r.factor[i]),
+            row += [_g(math.copysign(1.0, r.h[i]), r.log10_h[i]), _factor(r, i),
                     _g(1.0, r.log10_grad_h[i]), _g(1.0, r.log10_grad_w[i])]
         else:
             row += [_g(1.0, r.log10_h[i]), _g(1.0, r.log10_factor[i]), _g(1.0, r.log10_grad_h[i]),
