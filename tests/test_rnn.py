@@ -310,3 +310,25 @@ def test_states_whose_f_underflows_keep_their_size(act, w, b):
     assert r.regime != "stable" and np.all(np.isfinite(r.log10_grad_h))
     assert np.allclose(r.log10_h, log_h, rtol=0, atol=1e-9)
     assert np.allclose(r.log10_grad_h, log_g, rtol=0, atol=1e-9)
+
+
+def test_factor_t_is_w_fprime_z_t_and_links_h_t_to_h_t_minus_1():
+    """factor[t-1] = w f'(z_t) with z_t from a plain loop (an index shifted by one fails), and
+    dC/dh_(t-1) = factor_t dC/dh_t with its sign (a sign flip fails)."""
+    w, u, b, h0, steps = -1.3, 0.7, 0.2, 0.4, 15
+    x = np.random.default_rng(4).standard_normal(steps)
+    r = run_recurrent(TANH, np.array([[w]]), np.array([u]), np.array([b]), np.array([h0]), x, 0.1, "last",
+                      **_labels())
+    h, factors, hs = h0, [], []
+    for xt in x:
+        z = w * h + u * xt + b
+        factors.append(w * (1 - math.tanh(z) ** 2))
+        h = math.tanh(z)
+        hs.append(h)
+    assert np.allclose(r.factor, factors, rtol=1e-13) and np.allclose(r.h, hs, rtol=1e-13)
+    grad = [0.0] * steps
+    grad[-1] = hs[-1] - 0.1
+    for t in range(steps - 1, 0, -1):
+        grad[t - 1] = factors[t] * grad[t]
+    assert np.array_equal(r.sign_grad_h, np.sign(grad))
+    _log10_close(r.log10_grad_h, np.abs(grad))

@@ -12,6 +12,7 @@ from .. import activations, render
 from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
 from ..rnn import MAX_RADIUS, MAX_STEPS, MAX_UNITS, RnnResult
 from ..rnn import rnn as simulate
+from ..rnn_train import SEQUENCES
 
 #: The surface rows and columns the table shows.
 SURFACE_ROWS = 11
@@ -185,7 +186,7 @@ def _extra_data(r: RnnResult) -> dict:
                                  log10_max_grad_norm=run.log10_max_grad_norm, clipped_steps=run.clipped_steps,
                                  steps_taken=run.steps_taken, diverged_at=run.diverged_at) for run in tr.runs]
         data["training_settings"] = dict(steps=tr.steps, units=tr.units, lr=tr.lr, epochs=tr.epochs,
-                                         threshold=tr.threshold, sequences=len(tr.runs) and 64)
+                                         threshold=tr.threshold, sequences=SEQUENCES)
     return data
 
 
