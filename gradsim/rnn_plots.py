@@ -78,7 +78,7 @@ def lstm_figure(r):
 def surface_figure(r):
     """Pascanu et al.'s error surface: C(w, b) with the wall and descent paths, and log10 ||grad C|| beside it."""
     s = r.surface
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.2))
     mesh = left.pcolormesh(s.w, s.b, _finite(s.cost), shading="nearest", cmap="viridis")
     fig.colorbar(mesh, ax=left, label=f"cost $(h_T - {s.target:g})^2/2$")
     grad = right.pcolormesh(s.w, s.b, _finite(s.log10_grad_norm), shading="nearest", cmap="magma")
@@ -102,7 +102,7 @@ def surface_figure(r):
         ax.set_ylabel("bias b")
     left.set_title(f"Cliff of a one-unit {r.activation} RNN, T {r.steps}, h0 {r.h0:g} (Pascanu et al. 2013)")
     right.set_title(f"gradient norm; descent lr {s.lr:g}")
-    left.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    legend_below(left, fontsize=8)
     fig.tight_layout()
     return fig
 

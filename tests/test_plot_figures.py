@@ -254,7 +254,7 @@ def test_every_rnn_log_axis_has_gradsims_labels_not_matplotlibs(drawn, name):
                 assert len([s for s in labels if s]) >= 2, (name, ax.get_title(), labels)
 
 
-@pytest.mark.parametrize("name", ["vanish", "explode", "units", "train", "lstm"])
+@pytest.mark.parametrize("name", ["vanish", "explode", "units", "train", "lstm", "cliff"])
 def test_no_rnn_legend_sits_over_the_data(drawn, name):
     fig = drawn(*RNN_RUNS[name])
     for ax in fig.axes:

@@ -254,6 +254,7 @@ def rnn(
 
     h_t = f(w h_(t-1) + u x_t + b); dC/dh_(t-1) = w f'(z_t) dC/dh_t, so |dC/dh_1| = |h_T - y| prod |w f'(z_t)|,
     computed in log space (finite log10 at any T). With N units the factor is the Jacobian diag f'(z_t) W.
+
     Bounds: gamma = max|f'|; largest singular value of W < 1/gamma makes the gradient vanish (Hochreiter 1991,
     Bengio et al. 1994: sigmoid |w| < 4), > 1/gamma is necessary to explode (Pascanu, Mikolov & Bengio 2013).
 
