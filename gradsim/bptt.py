@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import chain
+from . import activations, chain
 from .activations import Activation
 
 LN10 = math.log(10.0)
@@ -97,6 +97,43 @@ def _big_f(act: Activation, sign: np.ndarray, ln_z: np.ndarray) -> tuple[np.ndar
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
+def _ln_gelu_cdf(z: np.ndarray) -> np.ndarray:
+    """ln Phi(z) for z < -8: ln phi(z) + ln of the Mills ratio 1/t - 1/t^3 + 3/t^5 - 15/t^7 + 105/t^9 (t = |z|)."""
+    t = np.abs(z)
+    mills = 1 / t - 1 / t**3 + 3 / t**5 - 15 / t**7 + 105 / t**9
+    return -0.5 * t * t - 0.5 * math.log(2 * math.pi) + np.log(mills)
+
+
+#: ln|f(z)| in the left tail, where f(z) is below float64 at a finite z (closed forms; sign: + or -).
+_TAILS: dict[str, tuple[float, Callable[[np.ndarray], np.ndarray]]] = {
+    "sigmoid": (1.0, lambda z: activations.log_sigmoid(z)),
+    "softplus": (1.0, lambda z: z + np.log1p(-0.5 * np.exp(z))),  # ln(e^z - e^2z/2 + ...)
+    "swish": (-1.0, lambda z: np.log(np.abs(z)) + activations.log_sigmoid(z)),  # z sigma(z)
+    "gelu": (-1.0, lambda z: np.log(np.abs(z)) + _ln_gelu_cdf(z)),  # z Phi(z)
+    "gelu-tanh": (-1.0, lambda z: np.log(np.abs(z))  # z sigma(2u), 2u = 2 sqrt(2/pi) (z + 0.044715 z^3)
+                  + activations.log_sigmoid(2 * activations.GELU_C * (z + activations.GELU_K * z * z * z))),
+}
+
+
+def tail_f(act: Activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """sign and ln|f(z)| for z < 0 where f(z) underflows to 0 (None if f has no such tail)."""
+    if act.name not in _TAILS:
+        return None
+    sign, ln = _TAILS[act.name]
+    with np.errstate(under="ignore", over="ignore"):
+        return np.full(z.shape, sign), ln(z)
+
+
+def signed_dact(act: Activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sign f'(z) and ln|f'(z)|; where f'(z) underflows to 0 in f's left tail, the sign of the tail."""
+    dact, ln_dact = chain.dact_and_log(act, z)
+    sign = np.sign(dact)
+    under = (dact == 0) & np.isfinite(ln_dact) & (z < 0)
+    if under.any() and act.name in _TAILS:
+        sign[under] = _TAILS[act.name][0]  # f -> 0 from that side as z -> -inf, so f' has that sign
+    return sign, ln_dact
+
+
 def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray) -> VectorForward:
     """z_t = W h_(t-1) + c_t, h_t = f(z_t), with h_t = e^s v_t, max|v_t| = 1: states beyond float64 either way keep
     their size (f from its asymptote above it; f(z) = f'(0) z below it, where f(0) = 0 and c_t = 0)."""
@@ -119,6 +156,9 @@ def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray
             if through_zero and tiny.any():
                 d = act.dact(z[tiny])
                 sh[tiny], lh[tiny] = np.sign(a[tiny]) * np.sign(d), np.log(np.abs(d)) + ln_wh[tiny]
+            under = (h == 0) & (z < 0) & np.isfinite(z)
+            if under.any() and (tail := tail_f(act, z[under])) is not None:  # f(z) below float64: its size
+                sh[under], lh[under] = tail
             if not small.all():
                 big = ~small
                 sh[big], lh[big] = _big_f(act, np.sign(a[big]), ln_wh[big])
@@ -126,8 +166,8 @@ def vector_forward(act: Activation, w: np.ndarray, c: np.ndarray, h0: np.ndarray
             top = float(np.max(lh))
             s = top if math.isfinite(top) else 0.0
             v = sh * np.exp(lh - s)
-    dact, ln_dact = chain.dact_and_log(act, z_all.ravel())
-    return VectorForward(sign_h, ln_h, np.sign(dact).reshape(steps, units), ln_dact.reshape(steps, units))
+    sign_dact, ln_dact = signed_dact(act, z_all.ravel())
+    return VectorForward(sign_h, ln_h, sign_dact.reshape(steps, units), ln_dact.reshape(steps, units))
 
 
 def state_error(sign_h: np.ndarray, ln_h: np.ndarray, target: float) -> tuple[float, np.ndarray]:
@@ -187,8 +227,8 @@ def ln_grad_z(fw: VectorForward, g: Backward) -> np.ndarray:
 def scalar_forward(act: Activation, w: float, c: np.ndarray, h_init: float) -> VectorForward:
     """One unit: the chain's forward pass with w_t = w and b_t = u x_t + b (math on floats, sign and ln|.|)."""
     fw = chain.forward(act, np.full(len(c), w), c, h_init)
-    dact, ln_dact = chain.dact_and_log(act, fw.z)
-    return VectorForward(fw.sign_a[:, None], fw.ln_abs_a[:, None], np.sign(dact)[:, None], ln_dact[:, None])
+    sign_dact, ln_dact = signed_dact(act, fw.z)
+    return VectorForward(fw.sign_a[:, None], fw.ln_abs_a[:, None], sign_dact[:, None], ln_dact[:, None])
 
 
 def ln_row_norms(sign: np.ndarray, ln: np.ndarray) -> np.ndarray:

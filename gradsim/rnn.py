@@ -221,6 +221,7 @@ def run_recurrent(act: Activation, w: np.ndarray, u: np.ndarray, b: np.ndarray, 
             log10_factor = (math.log(abs(w[0, 0])) + fw.ln_dact[:, 0]) / LN10 if w[0, 0] else np.full(len(x), -np.inf)
         sign_dz = np.sign(g.unit[:, 0]) * fw.sign_dact[:, 0]
         scalar = dict(factor=factor, sign_grad_h=np.sign(g.unit[:, 0]),
+                      extra=dict(sign_factor=np.sign(w[0, 0]) * fw.sign_dact[:, 0]),
                       grad_w_total=_signed_sum_log10(sign_dz * fw.sign_h[:-1, 0], ln_dz + fw.ln_h[:-1, 0]),
                       grad_b_total=_signed_sum_log10(sign_dz, ln_dz))
         why = _why_scalar(act, float(w[0, 0]), bounds, name)
@@ -330,6 +331,25 @@ def _mode_settings(surface: bool, train: bool, given: dict) -> dict:
     return s
 
 
+def _used_options(given: dict, s: dict) -> None:
+    """An option the run would ignore is an error naming it, not a silent no-op."""
+    def refuse(key: str, why: str) -> None:
+        if given.get(key) is not None:
+            raise GradsimError(why, option="--" + key.replace("_", "-"))
+
+    lstm = str(s["cell"]).strip().lower() == "lstm"
+    if not lstm:
+        for key in ("forget_bias", "gate_weight"):
+            refuse(key, "it sets the LSTM's gates; give --cell lstm")
+    if isinstance(s["units"], (int, np.integer)) and s["units"] > 1:
+        refuse("weight", "with N > 1 units W is drawn from --init and scaled to --radius; give --units 1 for a "
+                         "scalar w")
+    else:
+        for key in ("radius", "init"):
+            refuse(key, "the LSTM is a single cell with scalar weights" if lstm else
+                   "it shapes W of N > 1 units; give --units N (N > 1)")
+
+
 def rnn(act: Activation | str | None = None, alpha: float | None = None, weight: float | None = None,
         input_weight: float | None = None, bias: float | None = None, h0: float | None = None,
         steps: int | None = None, input: str | None = None, units: int | None = None, radius: float | None = None,
@@ -351,6 +371,7 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
                  cost=cost,
                  target=target, clip_mode=clip_mode, clip_threshold=clip_threshold, lr=lr, epochs=epochs)
     s = _mode_settings(surface, train, given)
+    _used_options(given, s)
     _surface_only(surface, w_range=w_range, b_range=b_range, grid=grid)
     activation = as_activation(s["act"] if isinstance(act, str) or act is None else act, alpha, s["act"])
     s = check(s)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import CLIP_STYLES, log_axis, plt
+from .plots import CLIP_STYLES, legend_below, log_axis, plt
 
 
 def _finite(v: np.ndarray) -> np.ndarray:
@@ -21,7 +21,7 @@ def _line_style(steps: int) -> str:
 def time_figure(r):
     """log10 ||dC/dh_t|| against t, and the per-step factor beside it (the line |factor| = 1 dashed)."""
     t = np.arange(1, r.steps + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [3, 2]})
     name = r"$|\partial C/\partial h_t|$" if r.units == 1 else r"$\|\partial C/\partial h_t\|$"
     left.plot(t, _finite(r.log10_grad_h), _line_style(r.steps), ms=3, label=name)
     if r.units == 1:
@@ -33,7 +33,7 @@ def time_figure(r):
         if abs(r.log10_factor_per_step) < 300 else ""
     left.set_title(f"BPTT, {r.activation} RNN, {r.units} unit{'s' if r.units > 1 else ''}, T {r.steps}: "
                    f"{r.regime}{per}")
-    left.legend(fontsize=9)
+    legend_below(left, fontsize=9)
     with np.errstate(over="ignore", under="ignore"):
         factor = 10.0 ** _finite(r.log10_factor)
     right.plot(t, np.where(factor > 0, factor, np.nan), _line_style(r.steps), ms=3, color="tab:orange",
@@ -44,10 +44,11 @@ def time_figure(r):
         right.axhline(bound, color="tab:red", ls=":", lw=1.2,
                       label=f"bound {'|w|' if r.units == 1 else 'sigma_max(W)'} max|f'| = {bound:.3g}")
     right.set_yscale("log")
+    log_axis(right, log10_values=False)
     right.set_xlabel("time step t")
     right.set_ylabel("|w f'(z_t)|" if r.units == 1 else r"$\|\mathrm{diag}\,f'(z_t)\,W\|_2$")
     right.set_title("per-step factor")
-    right.legend(fontsize=8, loc="best")
+    legend_below(right, fontsize=8, ncol=1)
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -58,7 +59,7 @@ def lstm_figure(r):
     """The carousel prod f_k, the LSTM's |dC/dc_t| and the vanilla RNN's prod |w f'(z_k)| against t."""
     t = np.arange(1, r.steps + 1)
     p = r.lstm
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    fig, ax = plt.subplots(figsize=(8.5, 5.6))
     ax.plot(t, _finite(p.log10_carousel), "-", lw=2.5, color="tab:green",
             label=r"LSTM carousel $\prod_{k>t} f_k$ (forget gates)")
     ax.plot(t, _finite(p.log10_grad_c), "--", color="tab:blue", label=r"LSTM $|\partial C/\partial c_t|$ (all paths)")
@@ -69,7 +70,7 @@ def lstm_figure(r):
     ax.set_ylabel("product from step t to T, or gradient (log scale)")
     ax.set_title(f"Constant error carousel (Hochreiter & Schmidhuber 1997): forget bias {r.forget_bias:g}, T {r.steps}")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9)
+    legend_below(ax, fontsize=9, ncol=1)
     fig.tight_layout()
     return fig
 
@@ -77,12 +78,12 @@ def lstm_figure(r):
 def surface_figure(r):
     """Pascanu et al.'s error surface: C(w, b) with the wall and descent paths, and log10 ||grad C|| beside it."""
     s = r.surface
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.2))
     mesh = left.pcolormesh(s.w, s.b, _finite(s.cost), shading="nearest", cmap="viridis")
     fig.colorbar(mesh, ax=left, label=f"cost $(h_T - {s.target:g})^2/2$")
     grad = right.pcolormesh(s.w, s.b, _finite(s.log10_grad_norm), shading="nearest", cmap="magma")
     bar = fig.colorbar(grad, ax=right, label=r"$\|\nabla C\|$ (log scale)")
-    bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
+    log_axis(bar.ax)
     for ax in (left, right):
         ax.plot(s.wall_w, s.wall_b, "o", ms=2.5, color="white", mec="black", mew=0.3,
                 label=r"wall: a fixed point with $|w f'(w h^* + b)| = 1$")
@@ -101,7 +102,7 @@ def surface_figure(r):
         ax.set_ylabel("bias b")
     left.set_title(f"Cliff of a one-unit {r.activation} RNN, T {r.steps}, h0 {r.h0:g} (Pascanu et al. 2013)")
     right.set_title(f"gradient norm; descent lr {s.lr:g}")
-    left.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    legend_below(left, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -109,7 +110,7 @@ def surface_figure(r):
 def training_figure(r):
     """Cost per epoch of each run (log axis), the largest gradient norm in the legend."""
     tr = r.training
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    fig, ax = plt.subplots(figsize=(8.5, 5.8))
     for run in tr.runs:
         colour, _ = CLIP_STYLES[run.mode]
         shown = np.where(run.costs > 0, run.costs, np.nan)
@@ -120,13 +121,14 @@ def training_figure(r):
                 label=f"{name}: max ||g|| {10 ** min(run.log10_max_grad_norm, 300):.3g}{extra}")
     ax.axhline(0.5, color="gray", ls=":", lw=1, label="0.5: output 0 (nothing remembered)")
     ax.set_yscale("log")
+    log_axis(ax, log10_values=False)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean cost")
     ax.set_title(f"Recall x_1 after {tr.steps - 1} noise steps: {r.activation}, {tr.units} units, "
                  f"radius {r.radius if r.radius is not None else abs(r.weight):g}, lr {tr.lr:g}, "
                  f"threshold {tr.threshold:g}")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax, fontsize=8)
     fig.tight_layout()
     return fig
 

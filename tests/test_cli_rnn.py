@@ -109,7 +109,31 @@ def test_plot_writes_a_figure(run, tmp_path, args):
     (["--train", "--epochs", "0"], "--epochs"),
     (["--act", "nope"], "--act"),
     (["--act", "sigmoid", "--alpha", "0.1"], "--alpha"),
+    # options the run would ignore
+    (["--units", "4", "--weight", "5"], "--weight"),
+    (["--train", "--weight", "2"], "--weight"),
+    (["--radius", "2"], "--radius"),
+    (["--init", "orthogonal"], "--init"),
+    (["--train", "--units", "1", "--radius", "3"], "--radius"),
+    (["--surface", "--init", "orthogonal"], "--init"),
+    (["--cell", "lstm", "--radius", "2"], "--radius"),
+    (["--cell", "lstm", "--init", "orthogonal"], "--init"),
+    (["--forget-bias", "3"], "--forget-bias"),
+    (["--gate-weight", "0.5"], "--gate-weight"),
+    (["--surface", "--forget-bias", "3"], "--forget-bias"),
 ])
 def test_bad_input_is_a_usage_error_naming_the_option(run, args, option, tmp_path):
     run.usage_error("rnn", *args, "--plot", str(tmp_path / "x.png"), option=option)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_sizes_states_and_factors_below_float64_with_their_signs(run):
+    """gelu, b = -40: z_1 = -39, h_1 = -39 Phi(-39) ~ -2.1e-331 and w f'(z_1) ~ -2.4e-329 (mpmath), not 0."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+    f = lambda z: z * mp.ncdf(z)  # noqa: E731
+    h1, factor1 = f(mp.mpf(-39)), 3 * mp.diff(f, mp.mpf(-39))
+    out = run("rnn", "--act", "gelu", "--bias", "-40", "--steps", "3", env={"NO_COLOR": "1", "COLUMNS": "100"}).stdout
+    row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["1", "1"])
+    for shown, want in ((row[2], h1), (row[3], factor1)):  # mpf: float() of 1e-331 would be 0
+        assert abs(mp.mpf(shown) / want - 1) < 1e-3, (shown, want)

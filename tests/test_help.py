@@ -14,17 +14,20 @@ import typing
 import pytest
 
 from gradsim import activations, chain, clipping, datasets, init, training
+from gradsim.rnn import CELLS as RNN_CELLS, COSTS as RNN_COSTS, INITS as RNN_INITS
 from gradsim.cli import COMMANDS, command
 from gradsim.errors import GradsimError
 
 #: Options that are off unless given, so they have no default to show.
 NO_DEFAULT = {"--help", "--plot", "--grad", "--at", "--softmax", "--trace", "--error-if-nonfinite", "--steps",
               ("vanish", "--lr"), ("vanish", "--preset"), ("clip", "--weights"),
-              ("ensemble", "--forward"), ("ensemble", "--correlation")}
+              ("ensemble", "--forward"), ("ensemble", "--correlation"), ("rnn", "--surface"), ("rnn", "--train")}
 #: Each option that takes a name, with every name it accepts.
 CHOICES = {"--act": activations.NAMES, "--preset": tuple(chain.PRESETS), "--cost": training.COSTS,
            "--data": datasets.SOURCES, "--clip-mode": training.CLIP_MODES, "--mode": (*clipping.MODES, "all"),
-           ("train", "--init"): training.INITS, ("ensemble", "--init"): init.INITS}
+           ("train", "--init"): training.INITS, ("ensemble", "--init"): init.INITS,
+           ("rnn", "--cost"): RNN_COSTS, ("rnn", "--init"): RNN_INITS, ("rnn", "--cell"): RNN_CELLS,
+           ("rnn", "--clip-mode"): (*clipping.MODES, "all")}
 
 
 def help_text(run, *args: str, width: int = 400) -> str:

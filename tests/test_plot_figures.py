@@ -228,3 +228,36 @@ def test_every_line_is_a_line2d_with_data(drawn):
             finite = [line for line in ax.lines if isinstance(line, Line2D)
                       and np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any()]
             assert finite, (name, ax.get_title())
+
+
+# ---------------------------------------------------------------- gradsim rnn's figures
+RNN_RUNS = {
+    "vanish": ("rnn",),
+    "explode": ("rnn", "--weight", "8", "--bias", "-4", "--h0", "0.5", "--input", "const:0", "--steps", "200"),
+    "units": ("rnn", "--units", "4", "--act", "tanh", "--radius", "1.5"),
+    "train": ("rnn", "--train", "--steps", "5", "--epochs", "3"),
+    "lstm": ("rnn", "--cell", "lstm", "--forget-bias", "40", "--steps", "200"),
+    "cliff": ("rnn", "--surface", "--grid", "15"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RNN_RUNS))
+def test_every_rnn_log_axis_has_gradsims_labels_not_matplotlibs(drawn, name):
+    fig = drawn(*RNN_RUNS[name])
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            labels = [t.label1.get_text() for t in axis.get_major_ticks() if lo <= t.get_loc() <= hi]
+            # matplotlib's LogFormatterSciNotation writes $\mathdefault{2\times10^{0}}$
+            assert not any("mathdefault" in s and "10^" in s for s in labels), (name, ax.get_title(), labels)
+            if axis.get_scale() == "log" or any("10^" in s for s in labels):
+                assert len([s for s in labels if s]) >= 2, (name, ax.get_title(), labels)
+
+
+@pytest.mark.parametrize("name", ["vanish", "explode", "units", "train", "lstm", "cliff"])
+def test_no_rnn_legend_sits_over_the_data(drawn, name):
+    fig = drawn(*RNN_RUNS[name])
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            assert not legend.get_window_extent().overlaps(ax.get_window_extent()), (name, ax.get_title())

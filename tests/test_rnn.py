@@ -278,3 +278,57 @@ def test_states_below_float64_keep_their_size():
 def test_a_state_on_its_target_is_stable_with_zero_gradients():
     r = rnn(act="tanh", input="const:0", steps=10)  # h stays 0 = y
     assert r.regime == "stable" and np.all(r.log10_grad_h == -np.inf) and "every gradient is 0" in r.why
+
+
+def _mp_tail_run(act: str, w: float, b: float, steps: int) -> tuple[list, list]:
+    """log10 |h_t| and log10 |dC/dh_t| (C = h_T^2 / 2, a pulse at t = 1) in mpmath at 50 digits; f' by mp.diff."""
+    mp.mp.dps = 50
+    sig = lambda z: 1 / (1 + mp.exp(-z))  # noqa: E731
+    f = {"sigmoid": sig, "softplus": lambda z: mp.log1p(mp.exp(z)), "swish": lambda z: z * sig(z),
+         "gelu": lambda z: z * mp.ncdf(z),
+         "gelu-tanh": lambda z: z * sig(2 * mp.sqrt(2 / mp.pi) * (z + mp.mpf("0.044715") * z ** 3))}[act]
+    h, zs, log_h = mp.mpf(0), [], []
+    for t in range(steps):
+        z = w * h + (1 if t == 0 else 0) + b
+        zs.append(z)
+        h = f(z)
+        log_h.append(float(mp.log10(abs(h))))
+    acc, out = mp.log10(abs(h)), []
+    for t in range(steps - 1, -1, -1):
+        out.append(float(acc))
+        acc += mp.log10(abs(w * mp.diff(f, zs[t])))
+    return log_h, out[::-1]
+
+
+@pytest.mark.parametrize("act,w,b", [("sigmoid", 1.0, -800.0), ("softplus", 2.0, -800.0), ("swish", 1.0, -800.0),
+                                     ("gelu", 3.0, -40.0), ("gelu-tanh", 3.0, -25.0)])
+def test_states_whose_f_underflows_keep_their_size(act, w, b):
+    """f(z) below float64 at a finite z (sigmoid(-800) = e^-800): the state and its gradient are sized exactly,
+    not 0 (which would read as 'the state equals the target')."""
+    r = rnn(act=act, weight=w, bias=b, steps=12)
+    log_h, log_g = _mp_tail_run(act, w, b, 12)
+    assert r.regime != "stable" and np.all(np.isfinite(r.log10_grad_h))
+    assert np.allclose(r.log10_h, log_h, rtol=0, atol=1e-9)
+    assert np.allclose(r.log10_grad_h, log_g, rtol=0, atol=1e-9)
+
+
+def test_factor_t_is_w_fprime_z_t_and_links_h_t_to_h_t_minus_1():
+    """factor[t-1] = w f'(z_t) with z_t from a plain loop (an index shifted by one fails), and
+    dC/dh_(t-1) = factor_t dC/dh_t with its sign (a sign flip fails)."""
+    w, u, b, h0, steps = -1.3, 0.7, 0.2, 0.4, 15
+    x = np.random.default_rng(4).standard_normal(steps)
+    r = run_recurrent(TANH, np.array([[w]]), np.array([u]), np.array([b]), np.array([h0]), x, 0.1, "last",
+                      **_labels())
+    h, factors, hs = h0, [], []
+    for xt in x:
+        z = w * h + u * xt + b
+        factors.append(w * (1 - math.tanh(z) ** 2))
+        h = math.tanh(z)
+        hs.append(h)
+    assert np.allclose(r.factor, factors, rtol=1e-13) and np.allclose(r.h, hs, rtol=1e-13)
+    grad = [0.0] * steps
+    grad[-1] = hs[-1] - 0.1
+    for t in range(steps - 1, 0, -1):
+        grad[t - 1] = factors[t] * grad[t]
+    assert np.array_equal(r.sign_grad_h, np.sign(grad))
+    _log10_close(r.log10_grad_h, np.abs(grad))

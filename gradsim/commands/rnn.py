@@ -9,9 +9,10 @@ import numpy as np
 import typer
 
 from .. import activations, render
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, act_option, finite, positive, progress, usage_errors
 from ..rnn import MAX_RADIUS, MAX_STEPS, MAX_UNITS, RnnResult
 from ..rnn import rnn as simulate
+from ..rnn_train import SEQUENCES
 
 #: The surface rows and columns the table shows.
 SURFACE_ROWS = 11
@@ -42,6 +43,13 @@ def _title(r: RnnResult) -> str:
     return f"{net} · T {r.steps} · x {r.input} · h0 {r.h0:g} · y {r.target:g}, cost {r.cost}"
 
 
+def _factor(r: RnnResult, i: int) -> str:
+    """w f'(z_t) as a float, or from its log10 where f'(z_t) is below float64."""
+    if r.factor[i] == 0 and math.isfinite(r.log10_factor[i]):
+        return _g(r.extra["sign_factor"][i], r.log10_factor[i])
+    return render.num(r.factor[i])
+
+
 def _table(r: RnnResult) -> render.Table:
     lstm = r.lstm
     if lstm is not None:
@@ -60,7 +68,7 @@ def _table(r: RnnResult) -> render.Table:
                     _g(1.0, lstm.log10_carousel[i]), _g(1.0, lstm.log10_grad_c[i]), _g(1.0, r.log10_grad_h[i]),
                     _g(1.0, lstm.vanilla_log10_product[i])]
         elif r.units == 1:
-            row += [_g(np.sign(r.h[i]) or 1.0, r.log10_h[i]), render.num(r.factor[i]),
+            row += [_g(math.copysign(1.0, r.h[i]), r.log10_h[i]), _factor(r, i),
                     _g(1.0, r.log10_grad_h[i]), _g(1.0, r.log10_grad_w[i])]
         else:
             row += [_g(1.0, r.log10_h[i]), _g(1.0, r.log10_factor[i]), _g(1.0, r.log10_grad_h[i]),
@@ -178,7 +186,7 @@ def _extra_data(r: RnnResult) -> dict:
                                  log10_max_grad_norm=run.log10_max_grad_norm, clipped_steps=run.clipped_steps,
                                  steps_taken=run.steps_taken, diverged_at=run.diverged_at) for run in tr.runs]
         data["training_settings"] = dict(steps=tr.steps, units=tr.units, lr=tr.lr, epochs=tr.epochs,
-                                         threshold=tr.threshold, sequences=len(tr.runs) and 64)
+                                         threshold=tr.threshold, sequences=SEQUENCES)
     return data
 
 
@@ -213,13 +221,14 @@ def report(r: RnnResult) -> render.Report:
 
 
 def rnn(
-    act: Annotated[Optional[str], typer.Option(help="Activation of the RNN (see `gradsim acts`); default sigmoid (tanh with --train, and for the RNN beside --cell lstm).")] = None,
+    act: Annotated[Optional[str], act_option("sigmoid (tanh with --train, and for the RNN beside --cell lstm)",
+                                             what=" of the RNN")] = None,
     alpha: AlphaOpt = None,
     weight: Annotated[Optional[float], typer.Option(callback=finite, metavar="W", help="The scalar recurrent weight w (default 3; 6 with --surface, the start of descent; 0.9 for the RNN beside --cell lstm).")] = None,
     input_weight: Annotated[Optional[float], typer.Option(callback=finite, metavar="U", help="Input weight u (default 1; N units: U ~ u N(0,1)).")] = None,
     bias: Annotated[Optional[float], typer.Option(callback=finite, metavar="B", help="Bias b of every unit (default 0; -3.2 with --surface).")] = None,
     h0: Annotated[Optional[float], typer.Option(callback=finite, help="Initial state h_0 of every unit (default 0).")] = None,
-    steps: Annotated[Optional[int], typer.Option(metavar="T", help=f"Time steps T (1 to {MAX_STEPS:,}; default 50, 100 with --cell lstm, 20 with --train).")] = None,
+    steps: Annotated[Optional[int], typer.Option(metavar="T", help=f"Time steps T, 1 to {MAX_STEPS:,} (50 if not given; 100 with --cell lstm, 20 with --train).")] = None,
     input: Annotated[Optional[str], typer.Option("--input", metavar="const:V|pulse|noise", help="Inputs x_t: const:V (every step), pulse (x_1 = 1, then 0; the default) or noise (N(0,1) from --seed).")] = None,
     units: Annotated[Optional[int], typer.Option(help=f"Units N (1 to {MAX_UNITS}; default 1, 8 with --train); N > 1 draws W from --init with spectral radius --radius.")] = None,
     radius: Annotated[Optional[float], typer.Option(callback=finite, metavar="R", help=f"Spectral radius of W for N > 1 units (0 < R <= {MAX_RADIUS:g}; default 1).")] = None,
@@ -234,7 +243,7 @@ def rnn(
     clip_mode: Annotated[Optional[str], typer.Option(metavar="MODE", help="value, norm, global-norm, adaptive (lambda = the threshold) or all, as in `gradsim clip` (default norm with --surface, all with --train).")] = None,
     clip_threshold: Annotated[Optional[float], typer.Option(callback=positive, help="Clipping threshold (default 0.5 with --surface, 1 with --train).")] = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate of the descent (default 1 with --surface, 0.1 with --train).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Descent steps with --surface (default 30), epochs with --train (default 30).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Descent steps with --surface, epochs with --train (default 30 for either).")] = None,
     w_range: Annotated[Optional[str], typer.Option(metavar="LO,HI", help="The w axis of --surface (default 0,10).")] = None,
     b_range: Annotated[Optional[str], typer.Option(metavar="LO,HI", help="The b axis of --surface (default -8,2).")] = None,
     grid: Annotated[Optional[int], typer.Option(help="Grid points per axis of --surface (3 to 401; default 121).")] = None,
@@ -246,6 +255,7 @@ def rnn(
 
     h_t = f(w h_(t-1) + u x_t + b); dC/dh_(t-1) = w f'(z_t) dC/dh_t, so |dC/dh_1| = |h_T - y| prod |w f'(z_t)|,
     computed in log space (finite log10 at any T). With N units the factor is the Jacobian diag f'(z_t) W.
+
     Bounds: gamma = max|f'|; largest singular value of W < 1/gamma makes the gradient vanish (Hochreiter 1991,
     Bengio et al. 1994: sigmoid |w| < 4), > 1/gamma is necessary to explode (Pascanu, Mikolov & Bengio 2013).
 
