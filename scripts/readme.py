@@ -101,13 +101,17 @@ def run(command: Command, folder: str) -> list[str]:
     env = {**os.environ, "COLUMNS": str(COLUMNS), "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("FORCE_COLOR", None)
+    piped = command.to_file or command.cut is not None  # a pipe or a file takes stdout only, as in a shell
     result = subprocess.run([sys.executable, "-m", "gradsim", *command.args], cwd=folder, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL if command.to_file else subprocess.PIPE,
-                            stderr=subprocess.PIPE if command.to_file else subprocess.STDOUT, text=True)
+                            stderr=subprocess.PIPE if piped else subprocess.STDOUT, text=True)
     out = (result.stderr if command.to_file else result.stdout).splitlines()
     if command.cut is not None:
         tool, count = command.cut
         out = out[:count] if tool == "head" else out[len(out) - count:] if count else []
+        # stderr reaches the terminal unpiped: before tail's output (tail prints at the end), after head's
+        err = result.stderr.splitlines()
+        out = err + out if tool == "tail" else out + err
     out = [line.rstrip() for line in out]
     while out and not out[-1]:  # a block ends with its last printed line
         out.pop()

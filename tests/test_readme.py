@@ -68,8 +68,9 @@ def test_blocks_are_rewritten_and_checked(tmp_path, monkeypatch):
     assert lines[3] == "$ gradsim steps --act relu | head -n 1   # the title"
     assert lines[4].startswith("Steps for f(x) from 0.9 down to 0.5") and lines[5] == "```"
     assert lines[12] == "$ gradsim vanish --plot v.png | tail -n 1"
-    assert lines[13] == "cost C = (a_L - target)^2 / 2 = 0.2723"
-    assert lines[15].startswith("Warning: the gradient holds g[2] = inf") and lines[16] == "```"
+    assert lines[13] == "wrote v.png"  # stderr, not piped through tail
+    assert lines[14] == "cost C = (a_L - target)^2 / 2 = 0.2723"
+    assert lines[16].startswith("Warning: the gradient holds g[2] = inf") and lines[17] == "```"
     assert "$ gradsim not run: no $ block" in lines
     assert list(tmp_path.iterdir()) == []
     path = tmp_path / "README.md"
