@@ -125,7 +125,7 @@ AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,
     help="Parameter of leaky-relu (default 0.01), prelu (0.25) and elu (1.0); in [0, 1000] (> 0 for elu).")]
 YesOpt = Annotated[bool, typer.Option(
-    "--yes", help="Run even when the up-front estimate is over a minute or 2 GB of memory (see gradsim/cost.py).")]
+    "--yes", help="Run even when the up-front estimate is over a minute or 2 GB of memory. Default off: such a run is refused with its estimate.")]
 ActsOpt = Annotated[Optional[List[str]], typer.Option(
     "--act", help="Activation (repeat the option or give a comma list); 'all' for every one.")]
 
