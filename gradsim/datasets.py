@@ -118,14 +118,26 @@ def resolve_source(name: str | None) -> str:
     """digits or synthetic; `auto` (the default) picks digits when scikit-learn is installed."""
     key = ("auto" if name is None else name).strip().lower()
     if key not in SOURCES:
-        raise GradsimError(f"unknown data {name!r}; choose from {', '.join(SOURCES)}", option="--data")
+        from .playground import NAMES
+
+        raise GradsimError(f"unknown data {name!r}; choose from {', '.join(SOURCES + NAMES)}", option="--data")
     if key == "auto":
         return "digits" if digits_available() else "synthetic"
     return key
 
 
-def load(name: str | None, rng: np.random.Generator) -> Dataset:
-    """The chosen data, shuffled and split by `rng` (80% training, 20% held out)."""
+def load(name: str | None, rng: np.random.Generator, samples: int | None = None, noise: float | None = None,
+         features: str | None = None) -> Dataset:
+    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); 2-D sets take samples, noise,
+    features (gradsim.playground)."""
+    from . import playground  # it builds on this module
+
+    key = None if name is None else name.strip().lower()
+    if key in playground.NAMES:
+        return playground.load(key, rng, samples, noise, features)
+    for option, value in (("--samples", samples), ("--noise", noise), ("--features", features)):
+        if value is not None:
+            raise GradsimError(f"{option} is for the 2-D sets ({', '.join(playground.NAMES)})", option=option)
     source = resolve_source(name)
     fell_back = source == "synthetic" and (name is None or name.strip().lower() == "auto")
     if source == "digits":

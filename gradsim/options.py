@@ -34,12 +34,12 @@ def check_format(value: str) -> str:
     return v
 
 
-def check_plot(value: Optional[Path]) -> Optional[Path]:
+def check_plot(value: Optional[Path], suffixes: tuple[str, ...] = PLOT_SUFFIXES) -> Optional[Path]:
     """A path whose folder exists and whose suffix is .png, .svg or .pdf (checked before any computing)."""
     if value is None:
         return None
-    if value.suffix.lower() not in PLOT_SUFFIXES:
-        raise typer.BadParameter(f"{str(value)!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
+    if value.suffix.lower() not in suffixes:
+        raise typer.BadParameter(f"{str(value)!r} needs a suffix from {', '.join(suffixes)}")
     folder = value.expanduser().resolve().parent
     if not folder.is_dir():
         raise typer.BadParameter(f"the folder {str(folder)!r} does not exist")
@@ -79,6 +79,9 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format,
                                         help="Output: rich table, one JSON object, or CSV of the main table.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
+AnimatedPlotOpt = Annotated[Optional[Path], typer.Option(
+    "--plot", callback=lambda value: check_plot(value, PLOT_SUFFIXES + (".gif",)), metavar="PATH",
+    help="Also write a figure; format from the suffix (.png, .svg, .pdf, or .gif for an animation).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(
     "--alpha", callback=finite,

@@ -23,14 +23,23 @@ def _umask() -> int:
 def save(fig, path: str | os.PathLike) -> Path:
     """Write `fig` atomically: a temporary file in the same folder, renamed at the end."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        return atomic(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=150,
+                                                    bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+
+
+def atomic(path: str | os.PathLike, write) -> Path:
+    """Call write(tmp) on a temporary file in path's folder (same suffix), then rename it to path."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     try:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=150, bbox_inches="tight")
+        write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a figure gets the usual permissions
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path

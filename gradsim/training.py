@@ -14,13 +14,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import activations, clipping, datasets
+from . import activations, clipping, datasets, playground, regions
 from .init import INITS as RULES, init_sigma_w2
 from .activations import Activation
 from .errors import GradsimError
 
 #: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.init.
-INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen")
+INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen") + ("zeros",)
 COSTS = ("cross-entropy", "quadratic")
 CLIP_MODES = ("none",) + tuple(clipping.MODES)
 #: Activations whose units can die: f'(z) = 0 (relu) or alpha (leaky-relu, prelu) for z <= 0.
@@ -81,6 +81,27 @@ def _check_numbers(lr: float, epochs: int, batch: int, seed: int, clip_mode: str
                            option="--clip-threshold")
 
 
+#: At most this many frames of an animation (--frames).
+MAX_FRAMES = 100
+
+
+def _check_scale(init_scale: float | None, frames: int) -> float:
+    scale = 1.0 if init_scale is None else float(init_scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise GradsimError(f"the init scale must be a finite number > 0 (--init zeros for 0), got {init_scale}",
+                           option="--init-scale")
+    if not 0 <= frames <= MAX_FRAMES:
+        raise GradsimError(f"frames must be from 1 to {MAX_FRAMES}, got {frames}", option="--frames")
+    return scale
+
+
+def frame_epochs(epochs: int, frames: int) -> set[int]:
+    """`frames` epochs spread evenly over 0..epochs, the first and the last among them (all if frames > epochs)."""
+    if frames <= 0:
+        return set()
+    return {round(i * epochs / (frames - 1)) for i in range(frames)} if frames > 1 else {epochs}
+
+
 def _check_size(sizes: Sequence[int]) -> None:
     weights = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     if weights > MAX_WEIGHTS:
@@ -97,12 +118,16 @@ def _orthogonal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return q if rows >= cols else q.T
 
 
-def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random.Generator) -> Params:
-    """W^l and b^l for layer sizes (n_0, ..., n_L).
+def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random.Generator,
+                scale: float = 1.0) -> Params:
+    """W^l and b^l for layer sizes (n_0, ..., n_L), every W^l then multiplied by `scale`.
 
-    nielsen: W ~ N(0, 1/n_in), b ~ N(0, 1). Others: W ~ N(0, sigma_w^2 / n_in) (orthogonal: sigma_w Q), b = 0,
-    with sigma_w^2 from gradsim.init.init_sigma_w2.
+    nielsen: W ~ N(0, 1/n_in), b ~ N(0, 1). zeros: W = 0, b = 0. Others: W ~ N(0, sigma_w^2 / n_in) (orthogonal:
+    sigma_w Q), b = 0, with sigma_w^2 from gradsim.init.init_sigma_w2.
     """
+    if init == "zeros":
+        pairs = zip(sizes[:-1], sizes[1:])
+        return [np.zeros((n_out, n_in)) for n_in, n_out in pairs], [np.zeros(n) for n in sizes[1:]]
     ws, bs = [], []
     sigma_w2 = 1.0 if init == "nielsen" else init_sigma_w2(init, act)
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -111,7 +136,7 @@ def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random
         else:
             ws.append(rng.normal(0.0, math.sqrt(sigma_w2 / n_in), (n_out, n_in)))
         bs.append(rng.normal(0.0, 1.0, n_out) if init == "nielsen" else np.zeros(n_out))
-    return ws, bs
+    return [scale * w for w in ws], bs
 
 
 # ---------------------------------------------------------------- forward and backward
@@ -125,6 +150,13 @@ def forward(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
         if layer < len(ws) - 1:
             outs.append(act.f(z))
     return zs, outs
+
+
+def forward_blocks(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
+                   x: np.ndarray) -> list[np.ndarray]:
+    """z^1..z^L of `forward` for many rows, 16 BLOCKs of rows at a time (see BLOCK; a 2-D net is narrow)."""
+    parts = [forward(ws, bs, act, x[b])[0] for b in _blocks(len(x), 16 * BLOCK)]
+    return [np.concatenate(layer) for layer in zip(*parts)]
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -219,6 +251,7 @@ class Epoch:
     dead_fraction: np.ndarray | None  # per hidden layer: share of units with z <= 0 on every training example
     clipped_steps: int  # steps of this epoch whose gradient clipping changed
     steps: int
+    regions: regions.Regions | None = None  # linear regions over a 2-D set's window (relu family only)
 
     @property
     def log10_ratio(self) -> float | None:
@@ -271,6 +304,18 @@ def dead_fraction(hidden_z: Sequence[np.ndarray]) -> np.ndarray:
     return np.array([float(np.mean(np.all(z <= 0, axis=0))) for z in hidden_z])
 
 
+def distinct_units(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> tuple[int, ...]:
+    """Per hidden layer, the number of distinct units: distinct rows (W^l_i, b^l_i), compared exactly."""
+    return tuple(len(np.unique(np.column_stack([w, b]), axis=0)) for w, b in zip(ws[:-1], bs[:-1]))
+
+
+def plane_regions(ws, bs, act: Activation, data: datasets.Dataset) -> regions.Regions | None:
+    """The linear regions of the net over a 2-D set's window grid (None for other data or smooth activations)."""
+    if not isinstance(data, playground.PlaneData) or act.name not in regions.PIECEWISE_LINEAR:
+        return None
+    return regions.count(forward_blocks(ws, bs, act, data.inputs(data.window.points()))[:-1], act.name)
+
+
 def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: int, clipped_steps: int = 0,
             steps: int = 0) -> Epoch:
     """Loss and per-layer speed over the whole training set, accuracy on the held-out part."""
@@ -278,7 +323,7 @@ def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: i
     acc, test_loss = accuracy(ws, bs, act, cost, data.x_test, data.y_test)
     speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
     dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
-    return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps)
+    return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps, plane_regions(ws, bs, act, data))
 
 
 # ---------------------------------------------------------------- training
@@ -327,6 +372,10 @@ class TrainResult:
     weights: tuple[np.ndarray, ...]  # after training
     biases: tuple[np.ndarray, ...]
     diverged_at: int | None  # first epoch after which a parameter was no longer finite
+    init_scale: float = 1.0
+    distinct_units: tuple[int, ...] = ()  # per hidden layer at the end
+    dataset: datasets.Dataset | None = None  # the data trained on (a 2-D set carries its window and points)
+    snapshots: tuple[tuple[int, tuple, tuple], ...] = ()  # (epoch, weights, biases) at the recorded epochs
 
     @property
     def speeds(self) -> np.ndarray:
@@ -338,12 +387,15 @@ def train(hidden: str | Sequence[int] | None = None, act: str | None = None, ini
           cost: str | None = None, data: str | None = None, lr: float | None = None, epochs: int | None = None,
           batch: int | None = None, clip_mode: str | None = None, clip_threshold: float | None = None,
           seed: int | None = None, alpha: float | None = None,
-          progress: Callable[[int, int], None] | None = None) -> TrainResult:
+          progress: Callable[[int, int], None] | None = None, samples: int | None = None,
+          noise: float | None = None, features: str | Sequence[str] | None = None, init_scale: float | None = None,
+          frames: int = 0) -> TrainResult:
     """Train a fully connected net with mini-batch gradient descent; measure every layer's speed each epoch.
 
     The data, the initial parameters and the shuffling draw from three streams spawned from `seed`, so two
     runs that differ only in activation or initialisation see the same split. `progress(done, total)` is
-    called after every epoch.
+    called after every epoch. A 2-D set (--data circle, ...) takes `samples`, `noise` and `features`;
+    `frames` > 0 keeps the parameters at that many epochs spread evenly from 0 to the last (for animations).
     """
     sizes_hidden = parse_hidden(hidden)
     activation = activations.get(DEFAULTS["act"] if act is None else act, alpha)
@@ -355,10 +407,13 @@ def train(hidden: str | Sequence[int] | None = None, act: str | None = None, ini
     seed = DEFAULTS["seed"] if seed is None else int(seed)
     _check_numbers(lr, epochs, batch, seed, clip_mode, clip_threshold)
     data_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    dataset = datasets.load(data, data_rng)
+    init_scale = _check_scale(init_scale, frames)
+    dataset = datasets.load(data, data_rng, samples=samples, noise=noise, features=features)
     sizes = (dataset.n_features, *sizes_hidden, dataset.n_classes)
     _check_size(sizes)
-    ws, bs = init_params(sizes, init, activation, init_rng)
+    ws, bs = init_params(sizes, init, activation, init_rng, init_scale)
+    recorded = frame_epochs(epochs, frames)
+    snapshots = [(0, tuple(w.copy() for w in ws), tuple(b.copy() for b in bs))] if 0 in recorded else []
     batch = min(batch, dataset.n_train)
     diverged_at = None
     with np.errstate(all="ignore"):  # a diverging run is a result (non-finite loss), not a warning
@@ -367,6 +422,8 @@ def train(hidden: str | Sequence[int] | None = None, act: str | None = None, ini
             steps, clipped = train_epoch(ws, bs, activation, cost, dataset, lr, batch, clip_mode, clip_threshold,
                                          shuffle_rng)
             history.append(measure(ws, bs, activation, cost, dataset, epoch, clipped, steps))
+            if epoch in recorded:
+                snapshots.append((epoch, tuple(w.copy() for w in ws), tuple(b.copy() for b in bs)))
             if progress is not None:
                 progress(epoch, epochs)
             if not _finite(ws, bs):
@@ -375,4 +432,5 @@ def train(hidden: str | Sequence[int] | None = None, act: str | None = None, ini
     return TrainResult(activation.name, activation.alpha, sizes_hidden, init, cost, dataset.name,
                        dataset.description, dataset.n_train, dataset.n_test, dataset.n_features,
                        dataset.n_classes, lr, epochs, batch, clip_mode, clip_threshold, seed, tuple(history),
-                       tuple(ws), tuple(bs), diverged_at)
+                       tuple(ws), tuple(bs), diverged_at, init_scale, distinct_units(ws, bs), dataset,
+                       tuple(snapshots))

@@ -1,0 +1,154 @@
+"""Decision-boundary figures of 2-D classifiers (TensorFlow Playground's look): a still (.png, .svg, .pdf) or a GIF.
+
+Imported only when --plot is given. Every heat map is gradsim.plane.surface: the network's own forward pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import plane, plots
+from .plots import plt
+
+#: playground.ts colorScale: -1 orange, 0 grey-white, +1 blue; the heat map passes through pure white at 0.5.
+ORANGE, BLUE = "#f59322", "#0877bd"
+#: GIF: at this many frames per second, this resolution.
+FPS, GIF_DPI = 8, 72
+
+
+def _colormap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("playground", [ORANGE, "#ffffff", BLUE])
+
+
+def region_edges(ids: np.ndarray) -> np.ndarray:
+    """Grid points whose right or upper neighbour lies in another linear region."""
+    edges = np.zeros(ids.shape, dtype=bool)
+    edges[:, :-1] |= ids[:, 1:] != ids[:, :-1]
+    edges[:-1, :] |= ids[1:, :] != ids[:-1, :]
+    return edges
+
+
+def _label(r) -> str:
+    return f"{r.activation}, hidden {','.join(map(str, r.hidden))}"
+
+
+def _regions_words(s: plane.Surface) -> str:
+    return "regions: n/a (smooth)" if s.regions is None else f"{s.regions.total:,} linear regions"
+
+
+class _Panel:
+    """One net's heat map with its 0.5 contour, region edges and the points; `show` redraws it for new weights."""
+
+    def __init__(self, ax, result, cmap):
+        data, self.ax, self.result = result.dataset, ax, result
+        w = data.window
+        self.extent = (*w.x1, *w.x2)
+        self.axes = w.axes()
+        self.image = ax.imshow(np.zeros((w.grid, w.grid)), origin="lower", extent=self.extent, cmap=cmap,
+                               vmin=0.0, vmax=1.0, interpolation="nearest")
+        self.edges = ax.imshow(np.zeros((w.grid, w.grid, 4)), origin="lower", extent=self.extent,
+                               interpolation="nearest")
+        self.contour = None
+        for points, labels, edge, marker, name in ((data.points_train, data.y_train, "white", "o", "training"),
+                                                   (data.points_test, data.y_test, "black", "^", "held out")):
+            colours = np.where(labels == 1, BLUE, ORANGE)
+            ax.scatter(points[:, 0], points[:, 1], c=colours, s=14, marker=marker, edgecolors=edge, linewidths=0.6,
+                       label=name, zorder=3)
+        ax.set_xlim(*w.x1)
+        ax.set_ylim(*w.x2)
+        ax.set_aspect("equal")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+
+    def show(self, ws, bs, epoch: int, accuracy: float) -> plane.Surface:
+        from .activations import get
+
+        r = self.result
+        s = plane.surface(ws, bs, get(r.activation, r.alpha), r.dataset)
+        self.image.set_data(s.probability)
+        rgba = np.zeros(s.probability.shape + (4,))
+        if s.region_ids is not None:
+            rgba[region_edges(s.region_ids), 3] = 0.22  # faint black where the region changes
+        self.edges.set_data(rgba)
+        if self.contour is not None:
+            self.contour.remove()
+            self.contour = None
+        p = s.probability
+        if np.isfinite(p).all() and p.min() < 0.5 < p.max():
+            self.contour = self.ax.contour(*self.axes, p, levels=[0.5], colors="black", linewidths=1.2)
+        self.ax.set_title(f"{_label(r)}\nepoch {epoch}: {_regions_words(s)}, held-out acc {100 * accuracy:.0f}%",
+                          fontsize=9)
+        return s
+
+
+def _layout(results: Sequence):
+    n = len(results)
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.9 * n + 4.2, 4.3),
+                             gridspec_kw={"width_ratios": [1] * n + [1.05]})
+    cmap = _colormap()
+    panels = [_Panel(ax, r, cmap) for ax, r in zip(axes[:-1], results)]
+    loss = axes[-1]
+    for k, r in enumerate(results):
+        epochs = [e.epoch for e in r.epochs]
+        colour = f"C{k}" if n > 1 else "black"
+        loss.plot(epochs, [e.loss for e in r.epochs], "-", color=colour, label=f"{_label(r)}: training")
+        loss.plot(epochs, [e.test_loss for e in r.epochs], "--", color=colour, label="held out")
+    loss.set_xlabel("epoch")
+    loss.set_ylabel(f"{results[0].cost} loss")
+    loss.set_title(f"{results[0].data}: loss per epoch", fontsize=9)
+    loss.grid(True, alpha=0.3)
+    loss.legend(fontsize=7)
+    panels[0].ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
+    fig.suptitle(f"{results[0].data_description} · init {results[0].init}"
+                 + (f" x{results[0].init_scale:g}" if results[0].init_scale != 1 else "")
+                 + " · P(class 1): orange 0, white 0.5, blue 1; black line: 0.5", fontsize=9)
+    return fig, panels, loss
+
+
+def boundary_figure(results: Sequence):
+    """Each trained net's P(class 1) over the window side by side, its 0.5 contour and region edges; the losses."""
+    fig, panels, _ = _layout(results)
+    for p in panels:
+        p.show(p.result.weights, p.result.biases, p.result.epochs[-1].epoch, p.result.epochs[-1].accuracy)
+    fig.tight_layout()
+    return fig
+
+
+def boundary_animation(results: Sequence):
+    """One frame per recorded epoch (TrainResult.snapshots, the same epochs for every net), a marker on the losses."""
+    from matplotlib.animation import FuncAnimation
+
+    fig, panels, loss = _layout(results)
+    marker = loss.axvline(0, color="gray", lw=1)
+    frames = [[s for s in r.snapshots] for r in results]
+
+    def draw(k: int):
+        for p, snaps in zip(panels, frames):
+            epoch, ws, bs = snaps[k]
+            p.show(ws, bs, epoch, p.result.epochs[epoch].accuracy)
+        marker.set_xdata([frames[0][k][0]] * 2)
+        return []
+
+    draw(0)
+    fig.tight_layout()
+    return FuncAnimation(fig, draw, frames=len(frames[0]), blit=False, repeat=False)
+
+
+def save(results: Sequence, path: str | os.PathLike) -> Path:
+    """A still for .png/.svg/.pdf, an animated GIF (Pillow) for .gif; written atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        return plots.save(boundary_figure(results), path)
+    from matplotlib.animation import PillowWriter
+
+    animation = boundary_animation(results)
+    try:
+        return plots.atomic(path, lambda tmp: animation.save(tmp, writer=PillowWriter(fps=FPS), dpi=GIF_DPI))
+    finally:
+        plt.close(animation._fig)
