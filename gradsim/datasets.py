@@ -135,10 +135,10 @@ def load(name: str | None, rng: np.random.Generator, samples: int | None = None,
     key = None if name is None else name.strip().lower()
     if key in playground.NAMES:
         return playground.load(key, rng, samples, noise, features)
+    source = resolve_source(name)
     for option, value in (("--samples", samples), ("--noise", noise), ("--features", features)):
         if value is not None:
             raise GradsimError(f"{option} is for the 2-D sets ({', '.join(playground.NAMES)})", option=option)
-    source = resolve_source(name)
     fell_back = source == "synthetic" and (name is None or name.strip().lower() == "auto")
     if source == "digits":
         x, y = load_digits()

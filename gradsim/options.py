@@ -34,8 +34,17 @@ def check_format(value: str) -> str:
     return v
 
 
-def check_plot(value: Optional[Path], suffixes: tuple[str, ...] = PLOT_SUFFIXES) -> Optional[Path]:
+def check_plot(value: Optional[Path]) -> Optional[Path]:
     """A path whose folder exists and whose suffix is .png, .svg or .pdf (checked before any computing)."""
+    return _check_plot(value, PLOT_SUFFIXES)
+
+
+def check_animated_plot(value: Optional[Path]) -> Optional[Path]:
+    """check_plot, where .gif (an animation) is allowed too."""
+    return _check_plot(value, PLOT_SUFFIXES + (".gif",))
+
+
+def _check_plot(value: Optional[Path], suffixes: tuple[str, ...]) -> Optional[Path]:
     if value is None:
         return None
     if value.suffix.lower() not in suffixes:
@@ -80,7 +89,7 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format,
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
 AnimatedPlotOpt = Annotated[Optional[Path], typer.Option(
-    "--plot", callback=lambda value: check_plot(value, PLOT_SUFFIXES + (".gif",)), metavar="PATH",
+    "--plot", callback=check_animated_plot, metavar="PATH",
     help="Also write a figure; format from the suffix (.png, .svg, .pdf, or .gif for an animation).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed (>= 0) for numpy's default_rng: same seed, same output.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(

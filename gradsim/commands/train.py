@@ -85,7 +85,7 @@ def _notes(r: TrainResult) -> list[str]:
 
 
 def _plane_notes(r: TrainResult) -> list[str]:
-    """Linear regions and the symmetry of the units (2-D sets), distinct units for every set."""
+    """Linear regions (2-D sets) and, where units of a layer coincide, how many distinct units there are."""
     lines = []
     window = getattr(r.dataset, "window", None)
     first, last = r.epochs[0].regions, r.epochs[-1].regions
@@ -98,10 +98,10 @@ def _plane_notes(r: TrainResult) -> list[str]:
         lines.append(f"linear regions (distinct on/off patterns of the hidden units on the {grid}): {first.total:,} "
                      f"at initialisation -> {last.total:,} after {_plural(r.epochs[-1].epoch, 'epoch')}; per "
                      f"layer alone {per_layer}.")
-    units = ", ".join(f"{d}/{n}" for d, n in zip(r.distinct_units, r.hidden))
-    symmetric = any(d < n for d, n in zip(r.distinct_units, r.hidden))
-    lines.append(f"distinct units per hidden layer at the end (rows of W, b compared exactly): {units}"
-                 + (" (symmetry never broken: identical units learn identically)." if symmetric else "."))
+    if any(d < n for d, n in zip(r.distinct_units, r.hidden)):
+        units = ", ".join(f"{d} of {n}" for d, n in zip(r.distinct_units, r.hidden))
+        lines.append(f"distinct units per hidden layer at the end (rows of W, b compared exactly): {units}; "
+                     "units that start identical get identical gradients and stay identical.")
     return lines
 
 
