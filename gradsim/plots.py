@@ -151,6 +151,74 @@ def train_figure(result):
     return fig
 
 
+def _positive(values) -> np.ndarray:
+    """Values a log axis can show: non-positive and non-finite ones become gaps."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def compare_figure(results):
+    """Hansen's comparison: held-out accuracy and loss against epoch, a line per activation; below, per activation,
+    the layer speeds ||dC/db^l||, the saturated share and the update-to-data ratio of each hidden layer."""
+    n = len(results)
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+
+    fig = plt.figure(figsize=(max(12.0, 2.1 * n), 11.5))
+    grid = fig.add_gridspec(4, 2 * n, height_ratios=[1.7, 1, 1, 1], hspace=0.42, wspace=0.5)
+    top = grid[0, :].subgridspec(1, 2, wspace=0.18)
+    acc_ax, loss_ax = fig.add_subplot(top[0]), fig.add_subplot(top[1])
+    r0 = results[0]
+    for k, r in enumerate(results):
+        epochs = [e.epoch for e in r.epochs]
+        label = f"{r.activation} ({r.init})"
+        acc_ax.plot(epochs, [100 * e.accuracy for e in r.epochs], "o-" if len(epochs) <= 40 else "-", ms=3,
+                    color=f"C{k}", label=label)
+        loss_ax.plot(epochs, _positive([e.test_loss for e in r.epochs]), "o-" if len(epochs) <= 40 else "-", ms=3,
+                     color=f"C{k}", label=label)
+    clip = f", clip {r0.clip_mode} {r0.clip_threshold:g}" if r0.clip_mode != "none" else ""
+    drop = f", dropout {r0.dropout:g}" if r0.dropout > 0 else ""
+    setting = f"{r0.data}, hidden {','.join(map(str, r0.hidden))}, {r0.optimizer.name} lr {r0.lr:g}{clip}{drop}"
+    acc_ax.set_title(f"held-out accuracy ({setting})", fontsize=10)
+    acc_ax.set_ylabel("held-out accuracy %")
+    loss_ax.set_title("held-out loss (C. Hansen's comparison figures)", fontsize=10)
+    loss_ax.set_ylabel(f"{r0.cost} cost")
+    for ax in (acc_ax, loss_ax):
+        ax.set_xlabel("epoch (0 = at initialisation)")
+        ax.grid(True, alpha=0.3)
+    loss_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="activation (init)",
+                   title_fontsize=8)
+    layers = len(r0.hidden)
+    rows: list = [None, None, None]
+    for k, r in enumerate(results):
+        epochs = [e.epoch for e in r.epochs]
+        speed_ax, sat_ax, upd_ax = (fig.add_subplot(grid[i + 1, 2 * k:2 * k + 2], sharey=rows[i]) for i in range(3))
+        rows = [speed_ax, sat_ax, upd_ax]
+        for j in range(layers):
+            style = dict(color=plt.cm.viridis(j / max(layers - 1, 1)), lw=1.2, label=f"layer {j + 1}")
+            speed_ax.plot(epochs, _positive(r.speeds[:, j]), **style)
+            sat_ax.plot(epochs, [100 * e.saturated_fraction[j] for e in r.epochs], **style)
+            upd_ax.plot(epochs[1:], [e.update_ratio_log10[j] for e in r.epochs[1:]], **style)
+        speed_ax.set_yscale("log")
+        speed_ax.yaxis.set_minor_formatter(NullFormatter())
+        speed_ax.yaxis.set_major_locator(LogLocator(numticks=6))
+        speed_ax.set_title(r.activation, fontsize=10, color=f"C{k}", fontweight="bold")
+        sat_ax.set_ylim(-5, 105)
+        upd_ax.axhline(-3, color="k", ls="--", lw=0.8)
+        for ax in (speed_ax, sat_ax, upd_ax):
+            ax.tick_params(labelsize=7, labelleft=k == 0)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+            ax.grid(True, alpha=0.3)
+        upd_ax.set_xlabel("epoch", fontsize=8)
+        if k == 0:
+            speed_ax.set_ylabel(r"speed $\|\partial C/\partial b^l\|$", fontsize=8)
+            sat_ax.set_ylabel("saturated units %", fontsize=8)
+            upd_ax.set_ylabel("log10 std(dW)/std(W)\n(dashed: -3, Karpathy)", fontsize=8)
+        if k == n - 1:
+            speed_ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5), title="hidden", title_fontsize=6)
+    return fig
+
+
 def phase_figure(result):
     """Heatmap of log10 chi1 over sigma_w^2 x sigma_b^2 (blue vanishing, red exploding), the critical line, the inits."""
     from matplotlib.colors import TwoSlopeNorm

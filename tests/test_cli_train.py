@@ -177,3 +177,45 @@ def test_batch_larger_than_the_training_set_is_the_full_batch(run):
     d = run.json(*QUICK, "--batch", "100000")
     assert d["batch"] == 800 and all(e["steps"] == 1 for e in d["epochs"][1:])
     assert np.isfinite(d["epochs"][-1]["loss"])
+
+
+# ---------------------------------------------------------------- several activations (Hansen's comparison)
+def test_several_activations_give_runs_and_comparison(run):
+    d = run.json(*QUICK, "--act", "relu,tanh", "--act", "selu")
+    assert d["command"] == "train" and d["activations"] == ["relu", "tanh", "selu"]
+    assert [r["activation"] for r in d["runs"]] == ["relu", "tanh", "selu"]
+    assert [c["activation"] for c in d["comparison"]] == ["relu", "tanh", "selu"]
+    assert [c["init"] for c in d["comparison"]] == ["he", "xavier", "lecun"]  # --init auto
+    for run_data, c in zip(d["runs"], d["comparison"]):
+        acc = [e["accuracy"] for e in run_data["epochs"]]
+        assert c["final_accuracy"] == acc[-1] and c["best_accuracy"] == max(acc)
+        assert run_data["epochs"][c["best_epoch"]]["accuracy"] == max(acc)
+        assert c["final_test_loss"] == run_data["epochs"][-1]["test_loss"]
+        assert run_data["optimizer"]["name"] == "sgd"
+        for e in run_data["epochs"]:
+            assert len(e["saturated_fraction"]) == 4
+            assert (e["update_ratio_log10"] is None) == (e["epoch"] == 0)
+
+
+def test_single_activation_json_is_the_single_run_object(run):
+    one = run.json(*QUICK, "--act", "relu")
+    assert "runs" not in one and one["activation"] == "relu" and one["optimizer"] == {"name": "sgd", "lr": 0.1}
+    two = run.json(*QUICK, "--act", "relu,tanh", "--init", "nielsen")
+    assert two["runs"][0] == {k: v for k, v in one.items() if k not in ("command", "gradsim_version")}  # with Nielsen's init a comparison's relu run is the lone run
+
+
+def test_comparison_table_and_long_csv(run):
+    result = run(*QUICK, "--act", "relu,sigmoid", env={"NO_COLOR": "1", "COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "Activation comparison" in result.stdout and "held-out accuracy % by epoch" in result.stdout
+    assert max(len(ln.rstrip()) for ln in result.stdout.splitlines()) <= 100
+    rows = list(csv.reader(io.StringIO(run(*QUICK, "--act", "relu,sigmoid", "-f", "csv").stdout)))
+    assert rows[0][:3] == ["activation", "init", "epoch"] and len(rows) == 1 + 2 * 3
+    assert [r[0] for r in rows[1:]] == ["relu"] * 3 + ["sigmoid"] * 3
+    assert all(len(r) == len(rows[0]) for r in rows)
+
+
+def test_comparison_plot(run, tmp_path):
+    path = tmp_path / "compare.png"
+    assert run(*QUICK, "--act", "relu,tanh", "--plot", str(path)).exit_code == 0
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
 from .. import render, training
-from ..options import AlphaOpt, AnimatedPlotOpt, FormatOpt, SeedOpt, finite, positive, progress, usage_errors
 from ..errors import GradsimError
+from ..options import AlphaOpt, AnimatedPlotOpt, FormatOpt, SeedOpt, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -41,11 +41,18 @@ def _percent(x: float) -> str:
 def _title(r: TrainResult) -> str:
     alpha = f" (alpha {r.alpha:g})" if r.alpha is not None else ""
     cost = "cross-entropy on softmax" if r.cost == "cross-entropy" else "quadratic on sigmoid outputs"
-    clip = f" · clip {r.clip_mode} {r.clip_threshold:g}" if r.clip_mode != "none" else ""
+    clip = _extras(r)
     scale = f" x{r.init_scale:g}" if r.init_scale != 1 else ""
     return (f"Training · {r.activation}{alpha} · hidden {','.join(map(str, r.hidden))} · init {r.init}{scale} · {cost}\n"
             f"lr {r.lr:g} · batch {r.batch} · {_plural(r.epochs_requested, 'epoch')} · seed {r.seed}{clip}\n"
             f"data: {r.data_description}: {r.n_train} training, {r.n_test} held out")
+
+
+def _extras(r: TrainResult, optimizer: bool = True) -> str:
+    """' · clip value 0.5 · adam (...) · dropout 0.1' for what is not plain SGD without clipping or dropout."""
+    out = f" · clip {r.clip_mode} {r.clip_threshold:g}" if r.clip_mode != "none" else ""
+    out += f" · {r.optimizer.describe()}" if optimizer and r.optimizer.name != "sgd" else ""
+    return out + (f" · dropout {r.dropout:g}" if r.dropout > 0 else "")
 
 
 def _speed_story(e: Epoch, layers: int, when: str) -> str:
@@ -127,8 +134,8 @@ def _table(r: TrainResult) -> render.Table:
 def _epoch_data(e: Epoch) -> dict:
     return dict(epoch=e.epoch, loss=e.loss, test_loss=e.test_loss, accuracy=e.accuracy, speeds=e.speeds,
                 ratio=e.ratio, log10_ratio=e.log10_ratio, dead_fraction=e.dead_fraction,
-                clipped_steps=e.clipped_steps, steps=e.steps,
-                regions=None if e.regions is None else e.regions.total,
+                clipped_steps=e.clipped_steps, steps=e.steps, saturated_fraction=e.saturated_fraction,
+                update_ratio_log10=e.update_ratio_log10, regions=None if e.regions is None else e.regions.total,
                 regions_per_layer=None if e.regions is None else list(e.regions.per_layer))
 
 
@@ -139,7 +146,30 @@ def _csv(r: TrainResult) -> tuple[list[str], list[list]]:
                + ([f"dead_{j + 1}" for j in range(k)] if dead else []) + ["clipped_steps", "steps"])
     rows = [[e.epoch, e.loss, e.test_loss, e.accuracy, *e.speeds, e.ratio, *(e.dead_fraction if dead else []),
              e.clipped_steps, e.steps] for e in r.epochs]
+    # the per-layer diagnostics come after today's columns, so scripts reading those by position still work
+    headers += [f"saturated_{j + 1}" for j in range(k)] + [f"update_ratio_log10_{j + 1}" for j in range(k)]
+    for row, e in zip(rows, r.epochs):
+        row += [*e.saturated_fraction, *(e.update_ratio_log10 if e.update_ratio_log10 is not None else [None] * k)]
     return headers, rows
+
+
+def report(r: TrainResult) -> render.Report:
+    """The per-epoch table (a selection of epochs and layers), JSON and CSV with all of them."""
+    data = _run_data(r)
+    headers, rows = _csv(r)
+    return render.Report("train", data, title=_title(r), tables=[_table(r)], notes=_notes(r), csv_headers=headers,
+                         csv_rows=rows)
+
+
+def _run_data(r: TrainResult) -> dict:
+    """One run as a JSON object (the single-activation output, and each of a comparison's `runs`)."""
+    return dict(activation=r.activation, alpha=r.alpha, hidden=list(r.hidden), init=r.init, cost=r.cost,
+                data=r.data, data_description=r.data_description, n_train=r.n_train, n_test=r.n_test,
+                n_features=r.n_features, n_classes=r.n_classes, lr=r.lr, batch=r.batch,
+                epochs_requested=r.epochs_requested, clip_mode=r.clip_mode, clip_threshold=r.clip_threshold,
+                seed=r.seed, diverged_at=r.diverged_at, optimizer=r.optimizer.as_dict(), dropout=r.dropout,
+                dropout_kind=r.dropout_kind, init_scale=r.init_scale, distinct_units=list(r.distinct_units),
+                **_plane_data(r), epochs=[_epoch_data(e) for e in r.epochs])
 
 
 def _plane_data(r: TrainResult) -> dict:
@@ -152,24 +182,104 @@ def _plane_data(r: TrainResult) -> dict:
                 samples=d.samples, noise=d.noise)
 
 
-def report(r: TrainResult) -> render.Report:
-    """The per-epoch table (a selection of epochs and layers), JSON and CSV with all of them."""
-    data = dict(activation=r.activation, alpha=r.alpha, hidden=list(r.hidden), init=r.init, cost=r.cost,
-                data=r.data, data_description=r.data_description, n_train=r.n_train, n_test=r.n_test,
-                n_features=r.n_features, n_classes=r.n_classes, lr=r.lr, batch=r.batch,
-                epochs_requested=r.epochs_requested, clip_mode=r.clip_mode, clip_threshold=r.clip_threshold,
-                seed=r.seed, diverged_at=r.diverged_at, init_scale=r.init_scale,
-                distinct_units=list(r.distinct_units), **_plane_data(r), epochs=[_epoch_data(e) for e in r.epochs])
-    headers, rows = _csv(r)
-    return render.Report("train", data, title=_title(r), tables=[_table(r)], notes=_notes(r), csv_headers=headers,
-                         csv_rows=rows)
+# ---------------------------------------------------------------- several activations
+def _log10_ratio(x: float | None) -> str:
+    return "-" if x is None else render.num(10.0**x, 3)
+
+
+def _comparison_table(results: list[TrainResult], rows: list[training.Comparison]) -> render.Table:
+    headers = ["activation", "init", "acc %", "best %", "@", "loss", "best loss", "l/1 init", "l/1 end",
+               "dead %", "sat %"]
+    body = [[c.activation + ("*" if c.diverged_at is not None else ""), c.init, _percent(c.final_accuracy),
+             _percent(c.best_accuracy), str(c.best_epoch), render.num(c.final_test_loss, 3),
+             render.num(c.best_test_loss, 3), _log10_ratio(c.log10_ratio_init), _log10_ratio(c.log10_ratio_end),
+             "-" if c.dead_fraction is None else _percent(c.dead_fraction), _percent(c.saturated_fraction)]
+            for c in rows]
+    return render.Table(headers, body, justify=["left", "left"] + ["right"] * 9)
+
+
+def _curves_table(results: list[TrainResult]) -> render.Table:
+    """Held-out accuracy % by epoch, a column per activation (Hansen's first figure as numbers)."""
+    n = max(len(r.epochs) for r in results)
+    rows = [[str(i)] + [_percent(r.epochs[i].accuracy) if i < len(r.epochs) else "-" for r in results]
+            for i in _shown_epochs(n)]
+    return render.Table(["epoch"] + [r.activation for r in results], rows, title="held-out accuracy % by epoch")
+
+
+def _compare_title(results: list[TrainResult]) -> str:
+    r = results[0]
+    cost = "cross-entropy on softmax" if r.cost == "cross-entropy" else "quadratic on sigmoid outputs"
+    return (f"Activation comparison · hidden {','.join(map(str, r.hidden))} · {cost}\n"
+            f"{r.optimizer.describe()} · lr {r.lr:g} · batch {r.batch} · {_plural(r.epochs_requested, 'epoch')} · "
+            f"seed {r.seed}\n" + (f"{_extras(r, optimizer=False)[3:]}\n" if _extras(r, optimizer=False) else "") +
+            f"data: {r.data_description}: {r.n_train} training, {r.n_test} held out\n"
+            f"every activation: same split, batch order, dropout draws, N(0,1) weights scaled by its init")
+
+
+def _compare_notes(results: list[TrainResult], rows: list[training.Comparison]) -> list[str]:
+    lines = ["acc, loss: held-out, at the last epoch; best: over the epochs, @ the epoch of the best accuracy.",
+             "l/1: speed ||dC/db|| of the last hidden layer over the first, at initialisation and at the end.",
+             "dead: z <= 0 on every training example (relu family); sat: |f'(z)| below 1% of max |f'| on most",
+             "training examples; both at the end, as a share of all hidden units."]
+    kinds = {r.dropout_kind for r in results} - {"none"}
+    if kinds:
+        lines.append(f"dropout {results[0].dropout:g} in training only: "
+                     + ("AlphaDropout for selu (Klambauer et al. 2017), inverted for the rest." if "alpha" in kinds
+                        else "inverted dropout on every hidden layer."))
+    if results[0].clip_mode != "none":
+        lines.append(f"clipping ({results[0].clip_mode}, threshold {results[0].clip_threshold:g}) acts on the "
+                     f"gradient before the {results[0].optimizer.name} step.")
+    if getattr(results[0].dataset, "window", None) is not None:
+        counts = ", ".join(f"{r.activation} {'n/a' if r.epochs[-1].regions is None else r.epochs[-1].regions.total}"
+                           for r in results)
+        lines.append(f"linear regions at the end ({results[0].dataset.window.grid}^2 grid; n/a: smooth): {counts}.")
+    for c in rows:
+        if c.diverged_at is not None:
+            lines.append(f"* {c.activation} diverged in epoch {c.diverged_at} (a parameter stopped being finite).")
+    return lines
+
+
+def _comparison_data(c: training.Comparison) -> dict:
+    return dict(activation=c.activation, init=c.init, final_accuracy=c.final_accuracy,
+                best_accuracy=c.best_accuracy, best_epoch=c.best_epoch, final_test_loss=c.final_test_loss,
+                best_test_loss=c.best_test_loss, best_loss_epoch=c.best_loss_epoch,
+                ratio_init=None if c.log10_ratio_init is None else 10.0**c.log10_ratio_init,
+                log10_ratio_init=c.log10_ratio_init,
+                ratio_end=None if c.log10_ratio_end is None else 10.0**c.log10_ratio_end,
+                log10_ratio_end=c.log10_ratio_end, dead_fraction=c.dead_fraction,
+                saturated_fraction=c.saturated_fraction, diverged_at=c.diverged_at)
+
+
+def _long_csv(results: list[TrainResult]) -> tuple[list[str], list[list]]:
+    """One row per activation and epoch; per-layer columns up to the network's depth."""
+    k = len(results[0].hidden)
+    headers = ["activation", "init", "epoch", "loss", "test_loss", "accuracy", "ratio"]
+    headers += [f"{what}_{j + 1}" for what in ("speed", "dead", "saturated", "update_ratio_log10") for j in range(k)]
+    headers += ["clipped_steps", "steps"]
+    none = [None] * k
+    rows = [[r.activation, r.init, e.epoch, e.loss, e.test_loss, e.accuracy, e.ratio, *e.speeds,
+             *(none if e.dead_fraction is None else e.dead_fraction), *e.saturated_fraction,
+             *(none if e.update_ratio_log10 is None else e.update_ratio_log10), e.clipped_steps, e.steps]
+            for r in results for e in r.epochs]
+    return headers, rows
+
+
+def compare_report(results: list[TrainResult]) -> render.Report:
+    """Several activations: the comparison table, held-out accuracy by epoch; JSON runs + comparison; long CSV."""
+    rows = [training.compare(r) for r in results]
+    data = dict(activations=[r.activation for r in results], runs=[_run_data(r) for r in results],
+                comparison=[_comparison_data(c) for c in rows])
+    headers, csv_rows = _long_csv(results)
+    return render.Report("train", data, title=_compare_title(results),
+                         tables=[_comparison_table(results, rows), _curves_table(results)],
+                         notes=_compare_notes(results, rows), csv_headers=headers, csv_rows=csv_rows)
 
 
 def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
-    act: Annotated[Optional[str], typer.Option(help="Hidden activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid.")] = None,
+    act: Annotated[Optional[List[str]], typer.Option(metavar="ACT[,ACT...]", help="Hidden activation (see `gradsim acts`); relu'(0) = 0 as in PyTorch. Default sigmoid. Several (a comma list, the option repeated, or 'all') train the same net side by side: same split, mini-batch order and N(0,1) weight draws, each scaled by its own init.")] = None,
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), zeros (every weight and bias 0: the units of a layer never differ).")] = None,
+    init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default for one activation), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), zeros (every weight and bias 0: the units of a layer never differ), or auto (the default for several): lecun for selu and linear, he for relu, leaky-relu, prelu, elu, gelu, gelu-tanh, swish and softplus, xavier for sigmoid, tanh and softsign.")] = None,
     cost: Annotated[Optional[str], typer.Option(help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
     data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. 2-D sets: circle, xor, gauss, spiral (TensorFlow Playground's), moons.")] = None,
     samples: Annotated[Optional[int], typer.Option(help="Points of a 2-D set (4 to 100,000; default 500 as in Playground), half of each class.")] = None,
@@ -177,11 +287,17 @@ def train(
     features: Annotated[Optional[str], typer.Option(metavar="F1,F2,...", help="Inputs of a 2-D net (Playground's): comma list of x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2, or all. Default x1,x2.")] = None,
     init_scale: Annotated[Optional[float], typer.Option(callback=finite, help="Multiply the initial weights by K (> 0), e.g. 10 for the oversized init of the classic exercise.")] = None,
     frames: Annotated[Optional[int], typer.Option(help=f"Frames of a .gif plot (1 to {training.MAX_FRAMES}; default one per epoch up to 50), epochs spread evenly.")] = None,
-    lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0, default 0.1).")] = None,
+    lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0; default 0.1, with adam 0.001 as in PyTorch and Keras).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=f"Passes over the training set (1 to {training.MAX_EPOCHS}, default 10).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Mini-batch size (>= 1, default 10; at most the training set).")] = None,
     clip_mode: Annotated[Optional[str], typer.Option(help="Clip every step's gradient: value, norm (per tensor), global-norm (all tensors) or adaptive (unit-wise, lambda = the threshold); see `gradsim clip`. Default none.")] = None,
     clip_threshold: Annotated[Optional[float], typer.Option(callback=finite, help="Threshold (> 0) for --clip-mode.")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(metavar="sgd|momentum|adam", help="Update rule, as torch.optim writes it: sgd (the default), momentum (SGD with momentum) or adam. Clipping acts on the gradient before the optimizer's step, as Keras' clipvalue/clipnorm and PyTorch's clip_grad_value_/clip_grad_norm_ before step() do.")] = None,
+    momentum: Annotated[Optional[float], typer.Option(callback=finite, help="Momentum mu in [0, 1) for --optimizer momentum (default 0.9): v <- mu v + g, theta <- theta - lr v.")] = None,
+    beta1: Annotated[Optional[float], typer.Option(callback=finite, help="Adam's beta1 in [0, 1) (default 0.9, PyTorch's and Keras').")] = None,
+    beta2: Annotated[Optional[float], typer.Option(callback=finite, help="Adam's beta2 in [0, 1) (default 0.999, PyTorch's and Keras').")] = None,
+    adam_eps: Annotated[Optional[float], typer.Option(callback=finite, help="Adam's epsilon (> 0; default 1e-8 as in PyTorch; Keras uses 1e-7).")] = None,
+    dropout: Annotated[Optional[float], typer.Option(callback=finite, metavar="P", help="Drop each hidden unit with probability P in training (inverted dropout, off at evaluation); selu gets AlphaDropout (Klambauer et al. 2017). Default 0.")] = None,
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
     plot: AnimatedPlotOpt = None,
@@ -198,23 +314,26 @@ def train(
 
     Example: gradsim train --act relu --init he --epochs 30 --plot speeds.png
 
-    Example: gradsim train --data spiral --act relu --hidden 8,8,8,8 --init he --epochs 100 --plot boundary.gif
+    Example: gradsim train --act sigmoid,relu,elu,leaky-relu,selu,gelu --alpha 0.2 --optimizer adam --clip-mode value --clip-threshold 0.5 --dropout 0.1
+
+    Example: gradsim train --data spiral --act tanh,relu --hidden 8,8,8,8 --lr 0.03 --epochs 100 --plot boundary.gif
     """
     with usage_errors(), progress("training") as tick:
         gif = _frames(plot, frames, data, epochs)
-        result = training.train(hidden=hidden, act=act, init=init, cost=cost, data=data, lr=lr, epochs=epochs,
-                                batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold, seed=seed,
-                                alpha=alpha, progress=tick, samples=samples, noise=noise, features=features,
-                                init_scale=init_scale, frames=gif)
-    render.emit(report(result), fmt)
-    if plot and hasattr(result.dataset, "window"):
+        results = training.train_many(acts=act, hidden=hidden, init=init, cost=cost, data=data, lr=lr,
+                                      epochs=epochs, batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold,
+                                      seed=seed, alpha=alpha, progress=tick, optimizer=optimizer, momentum=momentum,
+                                      beta1=beta1, beta2=beta2, adam_eps=adam_eps, dropout=dropout, samples=samples,
+                                      noise=noise, features=features, init_scale=init_scale, frames=gif)
+    render.emit(report(results[0]) if len(results) == 1 else compare_report(results), fmt)
+    if plot and hasattr(results[0].dataset, "window"):
         from .. import boundary_plots
 
-        boundary_plots.save([result], plot)
+        boundary_plots.save(results, plot)
     elif plot:
         from .. import plots
 
-        plots.save(plots.train_figure(result), plot)
+        plots.save(plots.train_figure(results[0]) if len(results) == 1 else plots.compare_figure(results), plot)
 
 
 def _frames(plot, frames: int | None, data: str | None, epochs: int | None) -> int:
