@@ -16,8 +16,10 @@ from .plots import plt
 
 #: playground.ts colorScale: -1 orange, 0 grey-white, +1 blue; the heat map passes through pure white at 0.5.
 ORANGE, BLUE = "#f59322", "#0877bd"
-#: GIF: at this many frames per second, this resolution.
-FPS, GIF_DPI = 8, 72
+#: Loss curves, one colour per net: none of them the classes' orange or blue.
+CURVES = ("black", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:gray")
+#: A still's resolution (a wide figure: 110 dpi keeps it small); a GIF's frames per second and resolution.
+DPI, FPS, GIF_DPI = 110, 8, 72
 
 
 def _colormap():
@@ -35,7 +37,8 @@ def region_edges(ids: np.ndarray) -> np.ndarray:
 
 
 def _label(r) -> str:
-    return f"{r.activation}, hidden {','.join(map(str, r.hidden))}"
+    scale = f" x{r.init_scale:g}" if r.init_scale != 1 else ""
+    return f"{r.activation}, hidden {','.join(map(str, r.hidden))}, init {r.init}{scale}"
 
 
 def _regions_words(s: plane.Surface) -> str:
@@ -59,7 +62,9 @@ class _Panel:
                                                    (data.points_test, data.y_test, "black", "^", "held out")):
             colours = np.where(labels == 1, BLUE, ORANGE)
             ax.scatter(points[:, 0], points[:, 1], c=colours, s=14, marker=marker, edgecolors=edge, linewidths=0.6,
-                       label=name, zorder=3)
+                       zorder=3)
+            ax.scatter([], [], c="lightgray", s=14, marker=marker, edgecolors=edge if edge == "black" else "gray",
+                       linewidths=0.6, label=name)
         ax.set_xlim(*w.x1)
         ax.set_ylim(*w.x2)
         ax.set_aspect("equal")
@@ -96,7 +101,7 @@ def _layout(results: Sequence):
     loss = axes[-1]
     for k, r in enumerate(results):
         epochs = [e.epoch for e in r.epochs]
-        colour = f"C{k}" if n > 1 else "black"
+        colour = CURVES[k % len(CURVES)]
         loss.plot(epochs, [e.loss for e in r.epochs], "-", color=colour, label=f"{_label(r)}: training")
         loss.plot(epochs, [e.test_loss for e in r.epochs], "--", color=colour, label="held out")
     loss.set_xlabel("epoch")
@@ -105,9 +110,8 @@ def _layout(results: Sequence):
     loss.grid(True, alpha=0.3)
     loss.legend(fontsize=7)
     panels[0].ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
-    fig.suptitle(f"{results[0].data_description} · init {results[0].init}"
-                 + (f" x{results[0].init_scale:g}" if results[0].init_scale != 1 else "")
-                 + " · P(class 1): orange 0, white 0.5, blue 1; black line: 0.5", fontsize=9)
+    fig.suptitle(f"{results[0].data_description} · heat map P(class 1): orange 0, white 0.5, blue 1; black line: 0.5;"
+                 " grey lines: linear-region edges", fontsize=9)
     return fig, panels, loss
 
 
@@ -144,7 +148,12 @@ def save(results: Sequence, path: str | os.PathLike) -> Path:
     """A still for .png/.svg/.pdf, an animated GIF (Pillow) for .gif; written atomically."""
     path = Path(path)
     if path.suffix.lower() != ".gif":
-        return plots.save(boundary_figure(results), path)
+        fig = boundary_figure(results)
+        try:
+            return plots.atomic(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=DPI,
+                                                              bbox_inches="tight"))
+        finally:
+            plt.close(fig)
     from matplotlib.animation import PillowWriter
 
     animation = boundary_animation(results)

@@ -201,8 +201,8 @@ def forward(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
 
 def forward_blocks(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
                    x: np.ndarray) -> list[np.ndarray]:
-    """z^1..z^L of `forward` for many rows, 16 BLOCKs of rows at a time (see BLOCK; a 2-D net is narrow)."""
-    parts = [forward(ws, bs, act, x[b])[0] for b in _blocks(len(x), 16 * BLOCK)]
+    """z^1..z^L of `forward` for many rows, 4 BLOCKs of rows at a time (see BLOCK: larger blocks were slower)."""
+    parts = [forward(ws, bs, act, x[b])[0] for b in _blocks(len(x), 4 * BLOCK)]
     return [np.concatenate(layer) for layer in zip(*parts)]
 
 
