@@ -42,7 +42,9 @@ def _label(r) -> str:
 
 
 def _regions_words(s: plane.Surface) -> str:
-    return "regions: n/a (smooth)" if s.regions is None else f"{s.regions.total:,} linear regions"
+    if s.regions is None:
+        return "regions: n/a (smooth)"
+    return f"{s.regions.total:,} linear region{'' if s.regions.total == 1 else 's'}"
 
 
 class _Panel:
@@ -102,16 +104,23 @@ def _layout(results: Sequence):
     for k, r in enumerate(results):
         epochs = [e.epoch for e in r.epochs]
         colour = CURVES[k % len(CURVES)]
-        loss.plot(epochs, [e.loss for e in r.epochs], "-", color=colour, label=f"{_label(r)}: training")
-        loss.plot(epochs, [e.test_loss for e in r.epochs], "--", color=colour, label="held out")
+        loss.plot(epochs, [e.loss for e in r.epochs], "-", color=colour, label=_label(r))
+        loss.plot(epochs, [e.test_loss for e in r.epochs], "--", color=colour)
     loss.set_xlabel("epoch")
-    loss.set_ylabel(f"{results[0].cost} loss")
+    losses = np.array([e.loss for r in results for e in r.epochs] + [e.test_loss for r in results for e in r.epochs])
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    wide = losses.size > 0 and losses.max() > 30 * losses.min()  # e.g. an oversized init, 100s of times the end
+    if wide:
+        loss.set_yscale("log")
+    loss.set_ylabel(f"{results[0].cost} loss" + (" (log scale)" if wide else ""))
     loss.set_title(f"{results[0].data}: loss per epoch", fontsize=9)
     loss.grid(True, alpha=0.3)
-    loss.legend(fontsize=7)
+    loss.plot([], [], "-", color="gray", label="training (solid)")
+    loss.plot([], [], "--", color="gray", label="held out (dashed)")
+    loss.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))  # below the axes, off the curves
     panels[0].ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
-    fig.suptitle(f"{results[0].data_description} · heat map P(class 1): orange 0, white 0.5, blue 1; black line: 0.5;"
-                 " grey lines: linear-region edges", fontsize=9)
+    fig.suptitle(f"{results[0].data_description}\nP(class 1): orange 0, white 0.5, blue 1; black line: 0.5; "
+                 "grey: linear-region edges", fontsize=9)
     return fig, panels, loss
 
 
@@ -144,6 +153,21 @@ def boundary_animation(results: Sequence):
     return FuncAnimation(fig, draw, frames=len(frames[0]), blit=False, repeat=False)
 
 
+def _writer():
+    """matplotlib's PillowWriter, each frame cut to a 128-colour palette without dithering (a dithered heat map
+    does not compress: the GIF is several times smaller this way)."""
+    from matplotlib.animation import PillowWriter
+
+    class Writer(PillowWriter):
+        def grab_frame(self, **savefig_kwargs):
+            super().grab_frame(**savefig_kwargs)
+            from PIL import Image
+
+            self._frames[-1] = self._frames[-1].convert("RGB").quantize(128, dither=Image.Dither.NONE)
+
+    return Writer(fps=FPS)
+
+
 def save(results: Sequence, path: str | os.PathLike) -> Path:
     """A still for .png/.svg/.pdf, an animated GIF (Pillow) for .gif; written atomically."""
     path = Path(path)
@@ -154,10 +178,8 @@ def save(results: Sequence, path: str | os.PathLike) -> Path:
                                                               bbox_inches="tight"))
         finally:
             plt.close(fig)
-    from matplotlib.animation import PillowWriter
-
     animation = boundary_animation(results)
     try:
-        return plots.atomic(path, lambda tmp: animation.save(tmp, writer=PillowWriter(fps=FPS), dpi=GIF_DPI))
+        return plots.atomic(path, lambda tmp: animation.save(tmp, writer=_writer(), dpi=GIF_DPI))
     finally:
         plt.close(animation._fig)

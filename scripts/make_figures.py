@@ -29,7 +29,7 @@ FIGURES: dict[str, list[str]] = {
                           "--sigma-b2", "0.05", "--trials", "100"],
     # the decision boundary over the epochs (TF Playground's spiral, Playground's lr 0.03 and batch 10)
     "train-spiral.gif": ["train", "--data", "spiral", "--act", "relu", "--hidden", "8,8,8,8", "--init", "he",
-                         "--lr", "0.03", "--epochs", "300", "--frames", "25"],
+                         "--lr", "0.03", "--epochs", "300", "--frames", "20"],
 }
 
 #: Figures of several runs with different options side by side: made through the library, one figure each.
