@@ -114,13 +114,19 @@ def split(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, held_out: floa
     return x[train], y[train], x[test], y[test]
 
 
+def is_npz(name: str | None) -> bool:
+    """Whether --data names a user's .npz file (any other value is a built-in data set)."""
+    return name is not None and name.strip().lower().endswith(".npz")
+
+
 def resolve_source(name: str | None) -> str:
     """digits or synthetic; `auto` (the default) picks digits when scikit-learn is installed."""
     key = ("auto" if name is None else name).strip().lower()
     if key not in SOURCES:
         from .playground import NAMES
 
-        raise GradsimError(f"unknown data {name!r}; choose from {', '.join(SOURCES + NAMES)}", option="--data")
+        raise GradsimError(f"unknown data {name!r}; choose from {', '.join(SOURCES + NAMES)} or give a file "
+                           "PATH.npz", option="--data")
     if key == "auto":
         return "digits" if digits_available() else "synthetic"
     return key
@@ -128,17 +134,23 @@ def resolve_source(name: str | None) -> str:
 
 def load(name: str | None, rng: np.random.Generator, samples: int | None = None, noise: float | None = None,
          features: str | None = None) -> Dataset:
-    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); 2-D sets take samples, noise,
-    features (gradsim.playground)."""
+    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); a name ending in .npz is a file;
+    the 2-D sets (gradsim.playground) take samples, noise and features."""
     from . import playground  # it builds on this module
 
     key = None if name is None else name.strip().lower()
     if key in playground.NAMES:
         return playground.load(key, rng, samples, noise, features)
-    source = resolve_source(name)
+    if not is_npz(name):
+        resolve_source(name)  # an unknown name is reported before a misplaced option
     for option, value in (("--samples", samples), ("--noise", noise), ("--features", features)):
         if value is not None:
             raise GradsimError(f"{option} is for the 2-D sets ({', '.join(playground.NAMES)})", option=option)
+    if is_npz(name):
+        from .npzdata import load_npz
+
+        return load_npz(name, rng)
+    source = resolve_source(name)
     fell_back = source == "synthetic" and (name is None or name.strip().lower() == "auto")
     if source == "digits":
         x, y = load_digits()

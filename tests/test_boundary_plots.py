@@ -89,3 +89,19 @@ def test_snapshots_are_copies_not_the_trained_arrays():
     assert first[0] == 0 and last[0] == SMALL["epochs"]
     assert all(np.array_equal(a, b) for a, b in zip(last[1], r.weights))
     assert not all(np.array_equal(a, b) for a, b in zip(first[1], r.weights))
+
+
+def test_several_activations_side_by_side_share_one_loss_panel(bp, run, tmp_path):
+    results = training.train_many(acts="tanh,relu", frames=3, **SMALL)
+    fig = bp.boundary_figure(results)
+    heat = [ax for ax in fig.axes if ax.images]
+    assert len(heat) == 2 and len(fig.axes) == 3
+    assert "tanh" in heat[0].get_title() and "n/a" in heat[0].get_title()
+    assert "relu" in heat[1].get_title() and "linear region" in heat[1].get_title()
+    gif = tmp_path / "two.gif"
+    assert run("train", "--data", "circle", "--samples", "120", "--epochs", "2", "--hidden", "6,5", "--act",
+               "tanh,relu", "--frames", "2", "--plot", gif).exit_code == 0
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.n_frames == 2
