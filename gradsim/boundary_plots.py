@@ -117,7 +117,8 @@ def _layout(results: Sequence):
     loss.grid(True, alpha=0.3)
     loss.plot([], [], "-", color="gray", label="training (solid)")
     loss.plot([], [], "--", color="gray", label="held out (dashed)")
-    loss.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))  # below the axes, off the curves
+    # one row under the whole figure, off the curves and the points
+    fig.legend(*loss.get_legend_handles_labels(), loc="lower center", ncol=n + 2, fontsize=8, frameon=False)
     panels[0].ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
     fig.suptitle(f"{results[0].data_description}\nP(class 1): orange 0, white 0.5, blue 1; black line: 0.5; "
                  "grey: linear-region edges", fontsize=9)
@@ -129,7 +130,7 @@ def boundary_figure(results: Sequence):
     fig, panels, _ = _layout(results)
     for p in panels:
         p.show(p.result.weights, p.result.biases, p.result.epochs[-1].epoch, p.result.epochs[-1].accuracy)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -149,7 +150,7 @@ def boundary_animation(results: Sequence):
         return []
 
     draw(0)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return FuncAnimation(fig, draw, frames=len(frames[0]), blit=False, repeat=False)
 
 

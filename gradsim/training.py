@@ -180,7 +180,8 @@ def start(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], init: str, scale: 
     breaking: all units of a layer compute the same function and get the same gradient)."""
     if init == "zeros":
         return [np.zeros_like(w) for w in ws], [np.zeros_like(b) for b in bs]
-    return [scale * w for w in ws], list(bs)
+    with np.errstate(over="ignore"):  # K = 1e308 overflows to inf weights: a run that diverges, not a warning
+        return [scale * w for w in ws], list(bs)
 
 
 # ---------------------------------------------------------------- forward and backward
