@@ -20,9 +20,9 @@ def bp():
     return boundary_plots
 
 
-def softmax_class_1(ws, bs, act, x1: float, x2: float) -> float:
-    """An independent forward pass, one point at a time, in plain Python loops."""
-    a = [x1, x2]
+def softmax_class_1(ws, bs, act, x1: float, x2: float, all_features: bool = False) -> float:
+    """An independent forward pass, one point at a time, in plain Python loops (Playground's 7 inputs if asked)."""
+    a = [x1, x2, x1 * x1, x2 * x2, x1 * x2, math.sin(x1), math.sin(x2)] if all_features else [x1, x2]
     for layer, (w, b) in enumerate(zip(ws, bs)):
         z = [sum(w[i][j] * a[j] for j in range(len(a))) + b[i] for i in range(len(b))]
         a = z if layer == len(ws) - 1 else [act(v) for v in z]
@@ -31,15 +31,17 @@ def softmax_class_1(ws, bs, act, x1: float, x2: float) -> float:
     return e[1] / sum(e)
 
 
-@pytest.mark.parametrize("act, f", [("relu", lambda v: max(v, 0.0)), ("tanh", math.tanh)])
-def test_heat_map_values_are_the_networks_predictions(bp, act, f):
-    r = training.train(act=act, **SMALL)
+@pytest.mark.parametrize("act, f, features", [("relu", lambda v: max(v, 0.0), None), ("tanh", math.tanh, None),
+                                               ("relu", lambda v: max(v, 0.0), "all")])
+def test_heat_map_values_are_the_networks_predictions(bp, act, f, features):
+    r = training.train(act=act, features=features, **SMALL)
     fig = bp.boundary_figure([r])
     image = fig.axes[0].images[0].get_array()
     a1, a2 = r.dataset.window.axes()
     rng = np.random.default_rng(0)
     for i, j in rng.integers(0, len(a1), (25, 2)):  # row i is x2 = a2[i], column j is x1 = a1[j]
-        assert image[i, j] == pytest.approx(softmax_class_1(r.weights, r.biases, f, a1[j], a2[i]), abs=1e-12)
+        expected = softmax_class_1(r.weights, r.biases, f, a1[j], a2[i], features == "all")
+        assert image[i, j] == pytest.approx(expected, abs=1e-12)
     assert fig.axes[0].images[0].origin == "lower"
     assert fig.axes[0].images[0].get_extent() == [-6.0, 6.0, -6.0, 6.0]
 
