@@ -27,6 +27,7 @@ _LAZY = {
     "PhaseResult": ("meanfield", "PhaseResult"), "WindowResult": ("window", "WindowResult"),
     "chi1": ("meanfield", "chi1"), "phase": ("meanfield", "phase"), "window": ("window", "window"),
     "TrainResult": ("training", "TrainResult"), "train": ("training", "train"),
+    "train_many": ("training", "train_many"),
 }
 
 __all__ = ["__version__", "GradsimError", *_LAZY]

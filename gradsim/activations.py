@@ -124,12 +124,16 @@ def norm_cdf1(x: float) -> float:
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
-_norm_cdf_each = np.frompyfunc(norm_cdf1, 1, 1)
-
-
 def norm_cdf(x) -> Array:
-    """Phi(x) = erfc(-x / sqrt 2) / 2 (numpy has no erfc: `norm_cdf1` on each element)."""
-    return np.asarray(_norm_cdf_each(_arr(x)), dtype=float)
+    """Phi(x) = erfc(-x / sqrt 2) / 2 (numpy has no erfc: math.erfc on each element, bit for bit `norm_cdf1`).
+
+    The division and the halving run on the whole array and only erfc element by element (map over a list):
+    about 2x faster than calling norm_cdf1 per element, with the same IEEE operations in the same order.
+    """
+    t = -_arr(x) / _SQRT2
+    out = np.fromiter(map(math.erfc, t.ravel().tolist()), dtype=float, count=t.size).reshape(t.shape)
+    out *= 0.5
+    return out
 
 
 def norm_pdf(x) -> Array:

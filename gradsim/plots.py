@@ -164,8 +164,8 @@ def compare_figure(results):
     n = len(results)
     from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
-    fig = plt.figure(figsize=(max(12.0, 2.1 * n), 11.5))
-    grid = fig.add_gridspec(4, 2 * n, height_ratios=[1.7, 1, 1, 1], hspace=0.42, wspace=0.5)
+    fig = plt.figure(figsize=(max(11.0, 1.9 * n), 10.5))
+    grid = fig.add_gridspec(4, 2 * n, height_ratios=[1.7, 1, 1, 1], hspace=0.42, wspace=0.5, top=0.94, bottom=0.05)
     top = grid[0, :].subgridspec(1, 2, wspace=0.18)
     acc_ax, loss_ax = fig.add_subplot(top[0]), fig.add_subplot(top[1])
     r0 = results[0]
@@ -179,13 +179,16 @@ def compare_figure(results):
     clip = f", clip {r0.clip_mode} {r0.clip_threshold:g}" if r0.clip_mode != "none" else ""
     drop = f", dropout {r0.dropout:g}" if r0.dropout > 0 else ""
     setting = f"{r0.data}, hidden {','.join(map(str, r0.hidden))}, {r0.optimizer.name} lr {r0.lr:g}{clip}{drop}"
-    acc_ax.set_title(f"held-out accuracy ({setting})", fontsize=10)
+    fig.suptitle(f"C. Hansen's activation comparison: {setting}", fontsize=11, y=0.985)
+    acc_ax.set_title("held-out accuracy", fontsize=10)
     acc_ax.set_ylabel("held-out accuracy %")
-    loss_ax.set_title("held-out loss (C. Hansen's comparison figures)", fontsize=10)
+    loss_ax.set_title("held-out loss", fontsize=10)
     loss_ax.set_ylabel(f"{r0.cost} cost")
     for ax in (acc_ax, loss_ax):
         ax.set_xlabel("epoch (0 = at initialisation)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
+    last_epoch = max(max(e.epoch for e in r.epochs) for r in results)
     loss_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="activation (init)",
                    title_fontsize=8)
     layers = len(r0.hidden)
@@ -208,6 +211,7 @@ def compare_figure(results):
         for ax in (speed_ax, sat_ax, upd_ax):
             ax.tick_params(labelsize=7, labelleft=k == 0)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+            ax.set_xlim(0, max(last_epoch, 1))
             ax.grid(True, alpha=0.3)
         upd_ax.set_xlabel("epoch", fontsize=8)
         if k == 0:

@@ -21,6 +21,10 @@ FIGURES: dict[str, list[str]] = {
     # sigmoid with Nielsen's init beside relu with He's, same digits, same seed (needs gradsim[digits])
     "train-sigmoid.png": ["train", "--data", "digits", "--epochs", "30"],
     "train-relu.png": ["train", "--data", "digits", "--act", "relu", "--init", "he", "--epochs", "30"],
+    # C. Hansen's comparison: six activations, Adam with Keras' clipvalue=0.5, dropout (AlphaDropout for selu)
+    "train-compare.png": ["train", "--data", "digits", "--act", "sigmoid,relu,elu,leaky-relu,selu,gelu", "--alpha",
+                          "0.2", "--optimizer", "adam", "--clip-mode", "value", "--clip-threshold", "0.5",
+                          "--dropout", "0.1", "--epochs", "15"],
     "phase-tanh.png": ["phase", "--act", "tanh"],
     "phase-relu.png": ["phase", "--act", "relu"],
     "window.png": ["window"],

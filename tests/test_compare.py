@@ -102,3 +102,11 @@ def test_comparison_rows_follow_the_epochs():
     assert c.log10_ratio_init == pytest.approx(math.log10(r.epochs[0].speeds[-1] / r.epochs[0].speeds[0]))
     units = np.array([6, 5, 4])
     assert c.dead_fraction == pytest.approx(float(np.sum(r.epochs[-1].dead_fraction * units) / 15))
+
+
+def test_norm_cdf_is_norm_cdf1_on_every_element_bit_for_bit():
+    """The vectorised Phi (used by exact GELU) gives exactly the scalar form, including the extremes."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 4, 2000), [0.0, -0.0, np.inf, -np.inf, 1e308, -1e308, 5e-324, -40.0, 40.0]])
+    assert [float(v) for v in activations.norm_cdf(x)] == [activations.norm_cdf1(float(v)) for v in x]
+    assert activations.norm_cdf(np.ones((2, 3))).shape == (2, 3) and activations.norm_cdf(0.5).shape == ()

@@ -54,28 +54,17 @@ def assert_same(mine, torchs):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
-def test_adam_five_steps_equal_torch_optim_adam():
+@pytest.mark.parametrize("name, ours_kwargs, torch_name, torch_kwargs", [
+    ("adam", dict(lr=0.01), "Adam", dict(lr=0.01)),
+    ("adam", dict(lr=0.05, beta1=0.5, beta2=0.9, eps=1e-3), "Adam", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3)),
+    ("momentum", dict(lr=0.1, momentum=0.9), "SGD", dict(lr=0.1, momentum=0.9)),
+    ("sgd", dict(lr=0.1), "SGD", dict(lr=0.1)),
+])
+def test_five_steps_equal_torch_optim(name, ours_kwargs, torch_name, torch_kwargs):
+    """Adam = torch.optim.Adam, momentum = torch.optim.SGD(momentum=0.9), sgd = torch.optim.SGD, to 1e-12."""
     torch = pytest.importorskip("torch")
-    mine, _ = ours(optimizers.make("adam", lr=0.01))
-    assert_same(mine, theirs(torch, lambda p: torch.optim.Adam(p, lr=0.01)))
-
-
-def test_adam_with_other_betas_and_eps_equals_torch():
-    torch = pytest.importorskip("torch")
-    mine, _ = ours(optimizers.make("adam", lr=0.05, beta1=0.5, beta2=0.9, eps=1e-3))
-    assert_same(mine, theirs(torch, lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.5, 0.9), eps=1e-3)))
-
-
-def test_momentum_five_steps_equal_torch_sgd_with_momentum():
-    torch = pytest.importorskip("torch")
-    mine, _ = ours(optimizers.make("momentum", lr=0.1, momentum=0.9))
-    assert_same(mine, theirs(torch, lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)))
-
-
-def test_sgd_five_steps_equal_torch_sgd():
-    torch = pytest.importorskip("torch")
-    mine, _ = ours(optimizers.make("sgd", lr=0.1))
-    assert_same(mine, theirs(torch, lambda p: torch.optim.SGD(p, lr=0.1)))
+    mine, _ = ours(optimizers.make(name, **ours_kwargs))
+    assert_same(mine, theirs(torch, lambda p: getattr(torch.optim, torch_name)(p, **torch_kwargs)))
 
 
 def test_adam_with_value_clipping_equals_torch_clip_grad_value_then_step():

@@ -193,7 +193,8 @@ def _comparison_table(results: list[TrainResult], rows: list[training.Comparison
     body = [[c.activation + ("*" if c.diverged_at is not None else ""), c.init, _percent(c.final_accuracy),
              _percent(c.best_accuracy), str(c.best_epoch), render.num(c.final_test_loss, 3),
              render.num(c.best_test_loss, 3), _log10_ratio(c.log10_ratio_init), _log10_ratio(c.log10_ratio_end),
-             "-" if c.dead_fraction is None else _percent(c.dead_fraction), _percent(c.saturated_fraction)]
+             "-" if c.dead_fraction is None else _percent(c.dead_fraction),
+             "-" if c.saturated_fraction is None else _percent(c.saturated_fraction)]
             for c in rows]
     return render.Table(headers, body, justify=["left", "left"] + ["right"] * 9)
 
@@ -220,7 +221,7 @@ def _compare_notes(results: list[TrainResult], rows: list[training.Comparison]) 
     lines = ["acc, loss: held-out, at the last epoch; best: over the epochs, @ the epoch of the best accuracy.",
              "l/1: speed ||dC/db|| of the last hidden layer over the first, at initialisation and at the end.",
              "dead: z <= 0 on every training example (relu family); sat: |f'(z)| below 1% of max |f'| on most",
-             "training examples; both at the end, as a share of all hidden units."]
+             "training examples (a relu unit: off on most); both at the end, as a share of all hidden units."]
     kinds = {r.dropout_kind for r in results} - {"none"}
     if kinds:
         lines.append(f"dropout {results[0].dropout:g} in training only: "
@@ -281,7 +282,7 @@ def train(
     alpha: AlphaOpt = None,
     init: Annotated[Optional[str], typer.Option(help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1); the default for one activation), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), zeros (every weight and bias 0: the units of a layer never differ), or auto (the default for several): lecun for selu and linear, he for relu, leaky-relu, prelu, elu, gelu, gelu-tanh, swish and softplus, xavier for sigmoid, tanh and softsign.")] = None,
     cost: Annotated[Optional[str], typer.Option(help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. 2-D sets: circle, xor, gauss, spiral (TensorFlow Playground's), moons.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. A path ending in .npz is your own data: arrays x (n x d) and y (integer labels), or x_train, y_train, x_test, y_test as in mnist.npz (that split, images flattened and scaled to [0, 1]) 2-D sets: circle, xor, gauss, spiral (TensorFlow Playground's), moons.")] = None,
     samples: Annotated[Optional[int], typer.Option(help="Points of a 2-D set (4 to 100,000; default 500 as in Playground), half of each class.")] = None,
     noise: Annotated[Optional[float], typer.Option(help="Noise of a 2-D set, Playground's model (0 to 0.8; default 0; its slider goes to 0.5).")] = None,
     features: Annotated[Optional[str], typer.Option(metavar="F1,F2,...", help="Inputs of a 2-D net (Playground's): comma list of x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2, or all. Default x1,x2.")] = None,
