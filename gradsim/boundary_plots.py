@@ -140,18 +140,18 @@ def boundary_animation(results: Sequence):
 
     fig, panels, loss = _layout(results)
     marker = loss.axvline(0, color="gray", lw=1)
-    frames = [[s for s in r.snapshots] for r in results]
+    epochs = sorted({s[0] for r in results for s in r.snapshots})
 
     def draw(k: int):
-        for p, snaps in zip(panels, frames):
-            epoch, ws, bs = snaps[k]
+        for p in panels:  # a run that diverged early shows its last snapshot from then on
+            epoch, ws, bs = [s for s in p.result.snapshots if s[0] <= epochs[k]][-1]
             p.show(ws, bs, epoch, p.result.epochs[epoch].accuracy)
-        marker.set_xdata([frames[0][k][0]] * 2)
+        marker.set_xdata([epochs[k]] * 2)
         return []
 
     draw(0)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return FuncAnimation(fig, draw, frames=len(frames[0]), blit=False, repeat=False)
+    return FuncAnimation(fig, draw, frames=len(epochs), blit=False, repeat=False)
 
 
 def _writer():

@@ -388,8 +388,9 @@ def distinct_units(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> tuple[
 
 
 def plane_regions(ws, bs, act: Activation, data: datasets.Dataset) -> regions.Regions | None:
-    """The linear regions of the net over a 2-D set's window grid (None for other data or smooth activations)."""
-    if not isinstance(data, playground.PlaneData) or act.name not in regions.PIECEWISE_LINEAR:
+    """The linear regions of the net over a 2-D set's window grid (None for other data, smooth activations, or
+    parameters that are no longer finite)."""
+    if not isinstance(data, playground.PlaneData) or act.name not in regions.PIECEWISE_LINEAR or not _finite(ws, bs):
         return None
     return regions.count(forward_blocks(ws, bs, act, data.inputs(data.window.points()))[:-1], act.name)
 

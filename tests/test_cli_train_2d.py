@@ -94,3 +94,13 @@ def test_2d_only_options_refuse_other_data(run, args, option, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     run.usage_error("train", "--epochs", "1", *args, option=option)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_diverged_relu_net_has_no_regions_from_then_on(run):
+    args = ("train", "--data", "spiral", "--samples", "60", "--hidden", "4,4", "--act", "relu", "--epochs", "3")
+    d = run.json(*args, "--init-scale", "1e300")
+    assert d["diverged_at"] == 1 and isinstance(d["epochs"][0]["regions"], int) and d["epochs"][1]["regions"] is None
+    out = run(*args, "--init-scale", "1e300", env={"NO_COLOR": "1", "COLUMNS": "200"}).stdout
+    assert "diverged" in out and "not defined" not in out
+    out = run(*args, "--init-scale", "1e308").stdout  # inf weights from the start
+    assert "not counted" in out

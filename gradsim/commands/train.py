@@ -9,6 +9,7 @@ import typer
 from .. import render, training
 from ..errors import GradsimError
 from ..options import AlphaOpt, AnimatedPlotOpt, FormatOpt, SeedOpt, finite, positive, progress, usage_errors
+from ..regions import PIECEWISE_LINEAR
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -95,15 +96,18 @@ def _plane_notes(r: TrainResult) -> list[str]:
     """Linear regions (2-D sets) and, where units of a layer coincide, how many distinct units there are."""
     lines = []
     window = getattr(r.dataset, "window", None)
-    first, last = r.epochs[0].regions, r.epochs[-1].regions
-    if window is not None and last is None:
+    counted = [e for e in r.epochs if e.regions is not None]
+    if window is not None and r.activation not in PIECEWISE_LINEAR:
         lines.append(f"linear regions: not defined for {r.activation} (smooth: the boundary is curved, not made "
                      "of straight pieces).")
+    elif window is not None and not counted:
+        lines.append("linear regions: not counted (the parameters were not finite from the start).")
     elif window is not None:
+        first, last = counted[0].regions, counted[-1].regions
         grid = f"{window.grid} x {window.grid} grid on [{window.x1[0]:g}, {window.x1[1]:g}]^2"
         per_layer = ", ".join(f"{n:,}" for n in last.per_layer)
         lines.append(f"linear regions (distinct on/off patterns of the hidden units on the {grid}): {first.total:,} "
-                     f"at initialisation -> {last.total:,} after {_plural(r.epochs[-1].epoch, 'epoch')}; per "
+                     f"at initialisation -> {last.total:,} after {_plural(counted[-1].epoch, 'epoch')}; per "
                      f"layer alone {per_layer}.")
     if any(d < n for d, n in zip(r.distinct_units, r.hidden)):
         units = ", ".join(f"{d} of {n}" for d, n in zip(r.distinct_units, r.hidden))
@@ -116,9 +120,10 @@ def _table(r: TrainResult) -> render.Table:
     dead = r.epochs[0].dead_fraction is not None
     layers = _shown_layers(len(r.hidden), LAYERS - 2 if dead else LAYERS)
     clip = r.clip_mode != "none"
+    regions = any(e.regions is not None for e in r.epochs)  # relu-family nets on 2-D data ('-' once diverged)
     headers = (["epoch", "loss", "test acc %"] + [f"speed {j + 1}" for j in layers]
                + (["last/1st"] if len(r.hidden) > 1 else []) + (["dead %"] if dead else [])
-               + (["clipped"] if clip else []) + (["regions"] if r.epochs[0].regions is not None else []))
+               + (["clipped"] if clip else []) + (["regions"] if regions else []))
     rows = []
     for i in _shown_epochs(len(r.epochs)):
         e = r.epochs[i]
@@ -126,7 +131,7 @@ def _table(r: TrainResult) -> render.Table:
         row += [render.num(e.ratio, 3)] if len(r.hidden) > 1 else []
         row += [" ".join(_percent(e.dead_fraction[j]) for j in layers)] if dead else []
         row += [f"{e.clipped_steps}/{e.steps}"] if clip else []
-        row += [f"{e.regions.total:,}"] if e.regions is not None else []
+        row += [("-" if e.regions is None else f"{e.regions.total:,}")] if regions else []
         rows.append(row)
     return render.Table(headers, rows)
 
