@@ -169,13 +169,14 @@ def compare_figure(results):
     top = grid[0, :].subgridspec(1, 2, wspace=0.18)
     acc_ax, loss_ax = fig.add_subplot(top[0]), fig.add_subplot(top[1])
     r0 = results[0]
+    colours = [f"C{k}" if n <= 10 else plt.cm.tab20(k % 20) for k in range(n)]  # 10 default colours, then tab20
     for k, r in enumerate(results):
         epochs = [e.epoch for e in r.epochs]
         label = f"{r.activation} ({r.init})"
         acc_ax.plot(epochs, [100 * e.accuracy for e in r.epochs], "o-" if len(epochs) <= 40 else "-", ms=3,
-                    color=f"C{k}", label=label)
+                    color=colours[k], label=label)
         loss_ax.plot(epochs, _positive([e.test_loss for e in r.epochs]), "o-" if len(epochs) <= 40 else "-", ms=3,
-                     color=f"C{k}", label=label)
+                     color=colours[k], label=label)
     clip = f", clip {r0.clip_mode} {r0.clip_threshold:g}" if r0.clip_mode != "none" else ""
     drop = f", dropout {r0.dropout:g}" if r0.dropout > 0 else ""
     setting = f"{r0.data}, hidden {','.join(map(str, r0.hidden))}, {r0.optimizer.name} lr {r0.lr:g}{clip}{drop}"
@@ -205,7 +206,7 @@ def compare_figure(results):
         speed_ax.set_yscale("log")
         speed_ax.yaxis.set_minor_formatter(NullFormatter())
         speed_ax.yaxis.set_major_locator(LogLocator(numticks=6))
-        speed_ax.set_title(r.activation, fontsize=10, color=f"C{k}", fontweight="bold")
+        speed_ax.set_title(r.activation, fontsize=10, color=colours[k], fontweight="bold")
         sat_ax.set_ylim(-5, 105)
         upd_ax.axhline(-3, color="k", ls="--", lw=0.8)
         for ax in (speed_ax, sat_ax, upd_ax):

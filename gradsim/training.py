@@ -219,20 +219,24 @@ def output_cost(z: np.ndarray, labels: np.ndarray, cost: str) -> tuple[np.ndarra
     cross-entropy: C = -ln s_y with s = softmax(z), delta = s - e_y.
     quadratic: C = ||sigma(z) - e_y||^2 / 2, delta = (sigma(z) - e_y) sigma'(z).
     """
-    onehot = np.eye(z.shape[1])[labels]
     if cost == "cross-entropy":
         log_s = _log_softmax(z)
-        return -log_s[np.arange(len(labels)), labels], np.exp(log_s) - onehot
+        rows = np.arange(len(labels))
+        delta = np.exp(log_s)
+        delta[rows, labels] -= 1.0  # s - e_y: the same subtraction as with a one-hot matrix, only where it is 1
+        return -log_s[rows, labels], delta
+    onehot = np.eye(z.shape[1])[labels]
     out = activations.sigmoid(z)
     return 0.5 * ((out - onehot) ** 2).sum(axis=1), (out - onehot) * activations.dsigmoid(z)
 
 
 def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[np.ndarray], act: Activation,
-             delta: np.ndarray, masks: Sequence[dropouts.Mask] | None = None
-             ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+             delta: np.ndarray, masks: Sequence[dropouts.Mask] | None = None,
+             dacts: Sequence[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """dC/dW^l and dC/db^l of the mean cost over the batch, from delta^L (one row per example).
 
     With dropout masks, delta^l also carries the mask's factor: (W^(l+1)^T delta^(l+1)) * f'(z^l) * mult^l.
+    `dacts`: f'(z^l) of the hidden layers if already computed.
     """
     m = delta.shape[0]
     grads_w, grads_b = [None] * len(ws), [None] * len(ws)
@@ -240,7 +244,7 @@ def backward(ws: Sequence[np.ndarray], zs: Sequence[np.ndarray], outs: Sequence[
         grads_w[layer] = delta.T @ outs[layer] / m
         grads_b[layer] = np.add.reduce(delta, axis=0) / m  # delta.mean(axis=0), bit for bit, without its overhead
         if layer > 0:
-            delta = (delta @ ws[layer]) * act.dact(zs[layer - 1])
+            delta = (delta @ ws[layer]) * (act.dact(zs[layer - 1]) if dacts is None else dacts[layer - 1])
             if masks is not None:
                 delta = delta * masks[layer - 1].mult
     return grads_w, grads_b
@@ -254,6 +258,7 @@ class Gradients:
     grads_w: list[np.ndarray]
     grads_b: list[np.ndarray]
     hidden_z: list[np.ndarray]
+    hidden_dact: list[np.ndarray] | None = None  # f'(z^l) of the hidden layers
 
 
 def gradients(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation, cost: str, x: np.ndarray,
@@ -261,8 +266,9 @@ def gradients(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activatio
     """Forward and backward pass: C = mean over the batch of the per-example cost."""
     zs, outs = forward(ws, bs, act, x, masks)
     per_example, delta = output_cost(zs[-1], labels, cost)
-    grads_w, grads_b = backward(ws, zs, outs, act, delta, masks)
-    return Gradients(float(per_example.mean()), grads_w, grads_b, zs[:-1])
+    dacts = [act.dact(z) for z in zs[:-1]]
+    grads_w, grads_b = backward(ws, zs, outs, act, delta, masks, dacts)
+    return Gradients(float(per_example.mean()), grads_w, grads_b, zs[:-1], dacts)
 
 
 # ---------------------------------------------------------------- clipping in the loop
@@ -333,8 +339,12 @@ def _blocks(n: int, rows: int = BLOCK) -> list[slice]:
     return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
 
 
-def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> Gradients:
-    """`gradients` of the mean cost over all rows, block by block, each block weighted by its share of the rows."""
+def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray,
+                   weights: bool = True) -> Gradients:
+    """`gradients` of the mean cost over all rows, block by block, each block weighted by its share of the rows.
+
+    weights=False leaves grads_w empty (measuring needs only dC/db).
+    """
     blocks = _blocks(len(labels))
     parts = [gradients(ws, bs, act, cost, x[b], labels[b]) for b in blocks]
     shares = [(b.stop - b.start) / len(labels) for b in blocks]
@@ -342,8 +352,9 @@ def full_gradients(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np
     def mix(tensors_of) -> list[np.ndarray]:
         return [sum(w * t for w, t in zip(shares, layer)) for layer in zip(*(tensors_of(p) for p in parts))]
 
-    return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w),
-                     mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))])
+    return Gradients(sum(w * p.loss for w, p in zip(shares, parts)), mix(lambda p: p.grads_w) if weights else [],
+                     mix(lambda p: p.grads_b), [np.concatenate(zs) for zs in zip(*(p.hidden_z for p in parts))],
+                     [np.concatenate(ds) for ds in zip(*(p.hidden_dact for p in parts))])
 
 
 def accuracy(ws, bs, act: Activation, cost: str, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -366,10 +377,13 @@ def dead_fraction(hidden_z: Sequence[np.ndarray]) -> np.ndarray:
 SATURATED = 0.01
 
 
-def saturated_fraction(hidden_z: Sequence[np.ndarray], act: Activation) -> np.ndarray:
-    """Per hidden layer, the share of units with |f'(z)| < 1% of max |f'| on more than half of the examples."""
+def saturated_fraction(hidden_dact: Sequence[np.ndarray], act: Activation) -> np.ndarray:
+    """Per hidden layer, the share of units with |f'(z)| < 1% of max |f'| on more than half of the examples.
+
+    `hidden_dact`: f'(z) of each hidden layer, one row per example.
+    """
     bound = SATURATED * activations.peak_dact(act).value
-    return np.array([float(np.mean(np.mean(np.abs(act.dact(z)) < bound, axis=0) > 0.5)) for z in hidden_z])
+    return np.array([float(np.mean(np.mean(np.abs(d) < bound, axis=0) > 0.5)) for d in hidden_dact])
 
 
 def update_ratio_log10(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> np.ndarray:
@@ -398,12 +412,12 @@ def plane_regions(ws, bs, act: Activation, data: datasets.Dataset) -> regions.Re
 def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: int, clipped_steps: int = 0,
             steps: int = 0, update_ratio: np.ndarray | None = None) -> Epoch:
     """Loss and per-layer speed over the whole training set, accuracy on the held-out part (no dropout)."""
-    g = full_gradients(ws, bs, act, cost, data.x_train, data.y_train)
+    g = full_gradients(ws, bs, act, cost, data.x_train, data.y_train, weights=False)
     acc, test_loss = accuracy(ws, bs, act, cost, data.x_test, data.y_test)
     speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
     dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
     return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps,
-                 saturated_fraction(g.hidden_z, act), update_ratio, plane_regions(ws, bs, act, data))
+                 saturated_fraction(g.hidden_dact, act), update_ratio, plane_regions(ws, bs, act, data))
 
 
 # ---------------------------------------------------------------- training
@@ -424,6 +438,7 @@ def train_epoch(ws: list[np.ndarray], bs: list[np.ndarray], act: Activation, cos
     order = rng.permutation(data.n_train)
     steps = clipped = 0
     hidden = len(ws) - 1
+    params = [p for pair in zip(ws, bs) for p in pair]  # updated in place, so the list stays valid
     for start in range(0, len(order), batch):
         rows = order[start:start + batch]
         masks = None if how == "none" else [dropouts.draw((len(rows), w.shape[0]), dropout, how, drop_rng)
@@ -432,8 +447,7 @@ def train_epoch(ws: list[np.ndarray], bs: list[np.ndarray], act: Activation, cos
         gw, gb, changed = clip_gradients(g.grads_w, g.grads_b, ws, bs, clip_mode, clip_threshold)
         last = record is not None and start + batch >= len(order)
         before = [w.copy() for w in ws[:hidden]] if last else None
-        optimizers.step(optimizer, state, [p for pair in zip(ws, bs) for p in pair],
-                        [p for pair in zip(gw, gb) for p in pair])
+        optimizers.step(optimizer, state, params, [g for pair in zip(gw, gb) for g in pair])
         if last:
             record[:] = list(update_ratio_log10(before, ws[:hidden]))
         steps, clipped = steps + 1, clipped + int(changed)

@@ -219,3 +219,26 @@ def test_comparison_plot(run, tmp_path):
     path = tmp_path / "compare.png"
     assert run(*QUICK, "--act", "relu,tanh", "--plot", str(path)).exit_code == 0
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, option", [
+    (("--dropout", "1"), "--dropout"), (("--dropout", "-0.1"), "--dropout"), (("--dropout", "nan"), "--dropout"),
+    (("--optimizer", "rmsprop"), "--optimizer"), (("--beta1", "0.5"), "--beta1"),
+    (("--optimizer", "adam", "--beta2", "1"), "--beta2"), (("--optimizer", "adam", "--adam-eps", "0"), "--adam-eps"),
+    (("--optimizer", "momentum", "--momentum", "-0.5"), "--momentum"), (("--momentum", "0.5"), "--momentum"),
+    (("--act", "relu,nope"), "--act"), (("--act", "relu", "--act", "softmax"), "--act"),
+    (("--act", "relu,tanh", "--alpha", "0.1"), "--alpha"), (("--init", "automatic"), "--init"),
+])
+def test_comparison_options_refuse_bad_values(run, args, option, tmp_path):
+    path = tmp_path / "never.png"
+    run.usage_error("train", "--data", "synthetic", "--epochs", "1", *args, "--plot", str(path), option=option)
+    assert not path.exists()
+
+
+def test_adam_momentum_and_dropout_reach_the_run(run):
+    d = run.json(*QUICK, "--act", "selu", "--optimizer", "adam", "--dropout", "0.1")
+    assert d["optimizer"] == {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert d["dropout"] == 0.1 and d["dropout_kind"] == "alpha"
+    m = run.json(*QUICK, "--optimizer", "momentum", "--momentum", "0.5", "--lr", "0.01")
+    assert m["optimizer"] == {"name": "momentum", "lr": 0.01, "momentum": 0.5} and m["lr"] == 0.01
+    assert d["epochs"][-1]["loss"] != run.json(*QUICK, "--act", "selu")["epochs"][-1]["loss"]

@@ -188,28 +188,39 @@ def _plane_data(r: TrainResult) -> dict:
 
 
 # ---------------------------------------------------------------- several activations
-def _log10_ratio(x: float | None) -> str:
-    return "-" if x is None else render.num(10.0**x, 3)
+def _log10_ratio(x: float | None, layers: int) -> str:
+    return "-" if x is None or layers < 2 else render.num(10.0**x, 3)
 
 
 def _comparison_table(results: list[TrainResult], rows: list[training.Comparison]) -> render.Table:
     headers = ["activation", "init", "acc %", "best %", "@", "loss", "best loss", "l/1 init", "l/1 end",
                "dead %", "sat %"]
+    layers = len(results[0].hidden)
     body = [[c.activation + ("*" if c.diverged_at is not None else ""), c.init, _percent(c.final_accuracy),
              _percent(c.best_accuracy), str(c.best_epoch), render.num(c.final_test_loss, 3),
-             render.num(c.best_test_loss, 3), _log10_ratio(c.log10_ratio_init), _log10_ratio(c.log10_ratio_end),
+             render.num(c.best_test_loss, 3), _log10_ratio(c.log10_ratio_init, layers),
+             _log10_ratio(c.log10_ratio_end, layers),
              "-" if c.dead_fraction is None else _percent(c.dead_fraction),
              "-" if c.saturated_fraction is None else _percent(c.saturated_fraction)]
             for c in rows]
     return render.Table(headers, body, justify=["left", "left"] + ["right"] * 9)
 
 
-def _curves_table(results: list[TrainResult]) -> render.Table:
+#: Activations per table of held-out accuracy by epoch (more get a second table: 100 columns stay enough).
+CURVES = 7
+
+
+def _curves_tables(results: list[TrainResult]) -> list[render.Table]:
     """Held-out accuracy % by epoch, a column per activation (Hansen's first figure as numbers)."""
     n = max(len(r.epochs) for r in results)
-    rows = [[str(i)] + [_percent(r.epochs[i].accuracy) if i < len(r.epochs) else "-" for r in results]
-            for i in _shown_epochs(n)]
-    return render.Table(["epoch"] + [r.activation for r in results], rows, title="held-out accuracy % by epoch")
+    tables = []
+    for start in range(0, len(results), CURVES):
+        group = results[start:start + CURVES]
+        rows = [[str(i)] + [_percent(r.epochs[i].accuracy) if i < len(r.epochs) else "-" for r in group]
+                for i in _shown_epochs(n)]
+        tables.append(render.Table(["epoch"] + [r.activation for r in group], rows,
+                                   title="held-out accuracy % by epoch" + (" (continued)" if start else "")))
+    return tables
 
 
 def _compare_title(results: list[TrainResult]) -> str:
@@ -277,7 +288,7 @@ def compare_report(results: list[TrainResult]) -> render.Report:
                 comparison=[_comparison_data(c) for c in rows])
     headers, csv_rows = _long_csv(results)
     return render.Report("train", data, title=_compare_title(results),
-                         tables=[_comparison_table(results, rows), _curves_table(results)],
+                         tables=[_comparison_table(results, rows), *_curves_tables(results)],
                          notes=_compare_notes(results, rows), csv_headers=headers, csv_rows=csv_rows)
 
 
