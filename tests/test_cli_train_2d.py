@@ -19,6 +19,16 @@ def test_json_has_the_2d_contract(run):
         assert isinstance(e["regions"], int) and e["regions"] >= max(e["regions_per_layer"]) >= 1
 
 
+def test_csv_ends_with_the_regions_of_each_epoch(run):
+    import csv
+    import io
+
+    d = run.json(*QUICK, "--act", "relu")
+    rows = list(csv.reader(io.StringIO(run(*QUICK, "--act", "relu", "-f", "csv").stdout)))
+    assert rows[0][-1] == "regions" and [int(r[-1]) for r in rows[1:]] == [e["regions"] for e in d["epochs"]]
+    assert "regions" not in run(*QUICK, "--act", "tanh", "-f", "csv").stdout.splitlines()[0]
+
+
 def test_smooth_activations_report_null_regions_and_say_why(run):
     d = run.json(*QUICK, "--act", "tanh")
     assert all(e["regions"] is None for e in d["epochs"])

@@ -155,6 +155,10 @@ def _csv(r: TrainResult) -> tuple[list[str], list[list]]:
     headers += [f"saturated_{j + 1}" for j in range(k)] + [f"update_ratio_log10_{j + 1}" for j in range(k)]
     for row, e in zip(rows, r.epochs):
         row += [*e.saturated_fraction, *(e.update_ratio_log10 if e.update_ratio_log10 is not None else [None] * k)]
+    if any(e.regions is not None for e in r.epochs):  # relu-family nets on 2-D data: the linear regions, last
+        headers.append("regions")
+        for row, e in zip(rows, r.epochs):
+            row.append(None if e.regions is None else e.regions.total)
     return headers, rows
 
 
