@@ -12,8 +12,10 @@ from typing import Callable, Iterator
 
 
 def temporary_name(target: Path) -> tuple[str, str]:
-    """(prefix, suffix) of the temporary file written beside `target` (short, whatever the name's length)."""
-    return f".{target.name[:64]}.", ".tmp"
+    """(prefix, suffix) of the temporary file written beside `target` (short, whatever the name's length).
+
+    The suffix ends in the target's own (.tmp.gif): writers such as Pillow pick the format from it."""
+    return f".{target.name[:64]}.", f".tmp{target.suffix[:8]}"
 
 
 def _umask() -> int:

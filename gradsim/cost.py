@@ -82,15 +82,19 @@ def ensemble_cost(depth: int, width: int, trials: int, threads: int = 1) -> Cost
 EXAMPLES, FEATURES, CLASSES = 1797, 64, 10
 
 
-def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES, runs: int = 1) -> Cost:
-    """runs x (epochs + 1 measurements + epochs of steps) x examples x weights multiply-adds; memory: the weights."""
-    sizes = (FEATURES, *hidden, CLASSES)
+def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES, runs: int = 1,
+               features: int = FEATURES, classes: int = CLASSES, measured: int = 0) -> Cost:
+    """runs x ((epochs + 1 measurements + epochs of steps) x examples + (epochs + 1) x `measured` grid points
+    (forward only)) x weights multiply-adds; memory: the weights."""
+    sizes = (features, *hidden, classes)
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    units = float(runs) * float(2 * epochs + 1) * n_examples * weights
+    per_weight = float(2 * epochs + 1) * n_examples + float(epochs + 1) * measured
+    units = float(runs) * per_weight * weights
     option = "--epochs" if epochs > 100 else "--hidden"
     each = f"{runs} activations x " if runs > 1 else ""
+    grid = f" + {measured:,} grid points an epoch" if measured else ""
     return Cost(units * UNIT_SECONDS["multiply-add"], 8.0 * weights * 4,
-                f"{units:.2g} multiply-adds ({each}{epochs} epochs x {n_examples} examples x {weights:,} weights)",
+                f"{units:.2g} multiply-adds ({each}{epochs} epochs x {n_examples} examples{grid} x {weights:,} weights)",
                 option)
 
 

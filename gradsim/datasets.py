@@ -123,14 +123,28 @@ def resolve_source(name: str | None) -> str:
     """digits or synthetic; `auto` (the default) picks digits when scikit-learn is installed."""
     key = ("auto" if name is None else name).strip().lower()
     if key not in SOURCES:
-        raise unknown("data", name, (*SOURCES, "a file PATH.npz"), "--data")
+        from .playground import NAMES
+
+        raise unknown("data", name, (*SOURCES, *NAMES, "a file PATH.npz"), "--data")
     if key == "auto":
         return "digits" if digits_available() else "synthetic"
     return key
 
 
-def load(name: str | None, rng: np.random.Generator) -> Dataset:
-    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); a name ending in .npz is a file."""
+def load(name: str | None, rng: np.random.Generator, samples: int | None = None, noise: float | None = None,
+         features: str | None = None) -> Dataset:
+    """The chosen data, shuffled and split by `rng` (80% training, 20% held out); a name ending in .npz is a file;
+    the 2-D sets (gradsim.playground) take samples, noise and features."""
+    from . import playground  # it builds on this module
+
+    key = None if name is None else name.strip().lower()
+    if key in playground.NAMES:
+        return playground.load(key, rng, samples, noise, features)
+    if not is_npz(name):
+        resolve_source(name)  # an unknown name is reported before a misplaced option
+    for option, value in (("--samples", samples), ("--noise", noise), ("--features", features)):
+        if value is not None:
+            raise GradsimError(f"{option} is for the 2-D sets ({', '.join(playground.NAMES)})", option=option)
     if is_npz(name):
         from .npzdata import load_npz
 

@@ -36,7 +36,17 @@ def check_format(value: str) -> str:
 
 
 def check_plot(value: Optional[str]) -> Optional[Path]:
-    """A file path whose folder exists and can be written, with a suffix .png, .svg or .pdf (checked before any
+    """A path for a figure: .png, .svg or .pdf (see `_check_plot`)."""
+    return _check_plot(value, PLOT_SUFFIXES)
+
+
+def check_animated_plot(value: Optional[str]) -> Optional[Path]:
+    """check_plot, where .gif (an animation) is allowed too."""
+    return _check_plot(value, PLOT_SUFFIXES + (".gif",))
+
+
+def _check_plot(value: Optional[str], suffixes: tuple[str, ...]) -> Optional[Path]:
+    """A file path whose folder exists and can be written, with one of `suffixes` (checked before any
     computing). Through a symlink, the folder checked is the one of the file it points to; any OS error is a
     usage error."""
     if value is None:
@@ -46,8 +56,8 @@ def check_plot(value: Optional[str]) -> Optional[Path]:
         if value.endswith(("/", os.sep)) or path.is_dir():
             raise typer.BadParameter(f"{value!r} is a directory; give a file name such as "
                                      f"{os.path.join(value, 'figure.png')!r}")
-        if path.suffix.lower() not in PLOT_SUFFIXES:
-            raise typer.BadParameter(f"{value!r} needs a suffix from {', '.join(PLOT_SUFFIXES)}")
+        if path.suffix.lower() not in suffixes:
+            raise typer.BadParameter(f"{value!r} needs a suffix from {', '.join(suffixes)}")
         target = Path(os.path.realpath(path))
         folder = target.parent
         for given in (path.parent, folder):  # as the system sees the path given (x/../ needs x), and resolved
@@ -88,16 +98,17 @@ def _check_writable(folder: Path, target: Path) -> None:
     os.unlink(probe)
 
 
-def save_plot(fig, path: Path) -> None:
-    """Write a figure atomically (plots.save) and say where on stderr.
+def save_plot(fig, path: Path, save: Optional[Callable] = None) -> None:
+    """Write a figure atomically (plots.save, or `save(fig, path)`) and say where on stderr.
 
     It runs after the table is printed: an OS error here (a full disk) follows the table on stderr as a usage
     error naming --plot (exit 2), and no file, whole or partial, is left behind.
     """
-    from . import plots
+    if save is None:
+        from .plots import save
 
     with usage_errors():
-        plots.save(fig, path)
+        save(fig, path)
     typer.echo(f"wrote {path}", err=True)
 
 
@@ -119,6 +130,9 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", callback=check_format,
                                         help="Output: rich table, one JSON object, or CSV of the main table.")]
 PlotOpt = Annotated[Optional[str], typer.Option("--plot", callback=check_plot, metavar="PATH",
                                                  help="Also write a figure; format from the suffix (.png, .svg, .pdf).")]
+AnimatedPlotOpt = Annotated[Optional[str], typer.Option(
+    "--plot", callback=check_animated_plot, metavar="PATH",
+    help="Also write a figure; format from the suffix (.png, .svg, .pdf, or .gif for an animation).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, show_default=False,
                                                 help="Seed (>= 0) for numpy's default_rng: same seed, same output. Default 0.")]
 AlphaOpt = Annotated[Optional[float], typer.Option(

@@ -98,12 +98,19 @@ def save(fig, path: str | os.PathLike) -> Path:
             fig.savefig(tmp, format=kind, dpi=DPI, bbox_inches="tight", metadata=METADATA.get(kind))
 
     try:
-        atomic.write(path, draw)
-    except OSError as e:
-        raise GradsimError(f"cannot write {str(path)!r}: {e.strerror or e}", option="--plot") from None
+        write_atomically(path, draw)
     finally:
         plt.close(fig)
     return path
+
+
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """write(tmp) fills a temporary file beside `path` (atomic.write), renamed to it at the end; an OS error is a
+    GradsimError for --plot and leaves no file."""
+    try:
+        return atomic.write(path, write)
+    except OSError as e:
+        raise GradsimError(f"cannot write {str(path)!r}: {e.strerror or e}", option="--plot") from None
 
 
 def log10_ticks(lo: float, hi: float) -> np.ndarray:

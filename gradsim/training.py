@@ -14,14 +14,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import activations, clipping, datasets, dropout as dropouts, optimizers
+from . import activations, clipping, datasets, dropout as dropouts, optimizers, playground, regions
 from .init import INITS as RULES, init_sigma_w2
 from .activations import Activation
 from .errors import GradsimError, unknown
 from .optimizers import Optimizer
 
 #: Initialisations: Nielsen's (N(0,1)/sqrt(fan_in) weights, N(0,1) biases) and those of gradsim.init.
-INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen")
+INITS: tuple[str, ...] = ("nielsen",) + tuple(i for i in RULES if i != "nielsen") + ("zeros",)
 #: --init auto: each activation's customary initialisation. lecun for selu (Klambauer et al.), he for the relu
 #: family and for the activations that are relu-like for large z (elu, gelu, swish, softplus: Clevert et al. used
 #: He's init for elu), xavier for the saturating sigmoid, tanh and softsign, lecun for linear.
@@ -88,6 +88,27 @@ def _check_numbers(lr: float, epochs: int, batch: int, seed: int, clip_mode: str
                            option="--clip-threshold")
 
 
+#: At most this many frames of an animation (--frames).
+MAX_FRAMES = 100
+
+
+def _check_scale(init_scale: float | None, frames: int) -> float:
+    scale = 1.0 if init_scale is None else float(init_scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise GradsimError(f"the init scale must be a finite number > 0 (--init zeros for 0), got {init_scale}",
+                           option="--init-scale")
+    if not 0 <= frames <= MAX_FRAMES:
+        raise GradsimError(f"frames must be from 1 to {MAX_FRAMES}, got {frames}", option="--frames")
+    return scale
+
+
+def frame_epochs(epochs: int, frames: int) -> set[int]:
+    """`frames` epochs spread evenly over 0..epochs, the first and the last among them (all if frames > epochs)."""
+    if frames <= 0:
+        return set()
+    return {round(i * epochs / (frames - 1)) for i in range(frames)} if frames > 1 else {epochs}
+
+
 def _check_size(sizes: Sequence[int]) -> None:
     weights = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     if weights > MAX_WEIGHTS:
@@ -120,7 +141,7 @@ def params_from_draws(draws: Sequence[tuple[np.ndarray, np.ndarray]], init: str,
     """init_params from given standard-normal draws: W^l = sqrt(sigma_w^2 / n_in) G^l (orthogonal: sigma_w times
     the Q of G^l), b^l = g^l for Nielsen's init and 0 otherwise."""
     ws, bs = [], []
-    sigma_w2 = 1.0 if init == "nielsen" else init_sigma_w2(init, act)
+    sigma_w2 = 1.0 if init in ("nielsen", "zeros") else init_sigma_w2(init, act)  # zeros: set to 0 by `start`
     for g_w, g_b in draws:
         n_out, n_in = g_w.shape
         if init == "orthogonal":
@@ -144,7 +165,7 @@ def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random
     with sigma_w^2 from gradsim.init.init_sigma_w2.
     """
     ws, bs = [], []
-    sigma_w2 = 1.0 if init == "nielsen" else init_sigma_w2(init, act)
+    sigma_w2 = 1.0 if init in ("nielsen", "zeros") else init_sigma_w2(init, act)  # zeros: set to 0 by `start`
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         if init == "orthogonal":
             ws.append(math.sqrt(sigma_w2) * _orthogonal(n_out, n_in, rng))
@@ -152,6 +173,15 @@ def init_params(sizes: Sequence[int], init: str, act: Activation, rng: np.random
             ws.append(rng.normal(0.0, math.sqrt(sigma_w2 / n_in), (n_out, n_in)))
         bs.append(rng.normal(0.0, 1.0, n_out) if init == "nielsen" else np.zeros(n_out))
     return ws, bs
+
+
+def start(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], init: str, scale: float) -> Params:
+    """The parameters training starts from: every W^l times `scale`; zeros: every W^l and b^l 0 (no symmetry
+    breaking: all units of a layer compute the same function and get the same gradient)."""
+    if init == "zeros":
+        return [np.zeros_like(w) for w in ws], [np.zeros_like(b) for b in bs]
+    with np.errstate(over="ignore"):  # K = 1e308 overflows to inf weights: a run that diverges, not a warning
+        return [scale * w for w in ws], list(bs)
 
 
 # ---------------------------------------------------------------- forward and backward
@@ -168,6 +198,13 @@ def forward(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
         if layer < len(ws) - 1:
             outs.append(act.f(z) if masks is None else masks[layer].apply(act.f(z)))
     return zs, outs
+
+
+def forward_blocks(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], act: Activation,
+                   x: np.ndarray) -> list[np.ndarray]:
+    """z^1..z^L of `forward` for many rows, 4 BLOCKs of rows at a time (see BLOCK: larger blocks were slower)."""
+    parts = [forward(ws, bs, act, x[b])[0] for b in _blocks(len(x), 4 * BLOCK)]
+    return [np.concatenate(layer) for layer in zip(*parts)]
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -278,6 +315,7 @@ class Epoch:
     saturated_fraction: np.ndarray | None = None
     #: per hidden layer: log10(std(update of W^l) / std(W^l)) on the epoch's last step (None at epoch 0)
     update_ratio_log10: np.ndarray | None = None
+    regions: regions.Regions | None = None  # linear regions over a 2-D set's window (relu family only)
 
     @property
     def log10_ratio(self) -> float | None:
@@ -358,6 +396,19 @@ def update_ratio_log10(before: Sequence[np.ndarray], after: Sequence[np.ndarray]
     return np.array(out)
 
 
+def distinct_units(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> tuple[int, ...]:
+    """Per hidden layer, the number of distinct units: distinct rows (W^l_i, b^l_i), compared exactly."""
+    return tuple(len(np.unique(np.column_stack([w, b]), axis=0)) for w, b in zip(ws[:-1], bs[:-1]))
+
+
+def plane_regions(ws, bs, act: Activation, data: datasets.Dataset) -> regions.Regions | None:
+    """The linear regions of the net over a 2-D set's window grid (None for other data, smooth activations, or
+    parameters that are no longer finite)."""
+    if not isinstance(data, playground.PlaneData) or act.name not in regions.PIECEWISE_LINEAR or not _finite(ws, bs):
+        return None
+    return regions.count(forward_blocks(ws, bs, act, data.inputs(data.window.points()))[:-1], act.name)
+
+
 def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: int, clipped_steps: int = 0,
             steps: int = 0, update_ratio: np.ndarray | None = None) -> Epoch:
     """Loss and per-layer speed over the whole training set, accuracy on the held-out part (no dropout)."""
@@ -366,7 +417,7 @@ def measure(ws, bs, act: Activation, cost: str, data: datasets.Dataset, epoch: i
     speeds = np.array([np.linalg.norm(gb) for gb in g.grads_b[:-1]])
     dead = dead_fraction(g.hidden_z) if act.name in RELU_LIKE else None
     return Epoch(epoch, g.loss, acc, test_loss, speeds, dead, clipped_steps, steps,
-                 saturated_fraction(g.hidden_dact, act), update_ratio)
+                 saturated_fraction(g.hidden_dact, act), update_ratio, plane_regions(ws, bs, act, data))
 
 
 # ---------------------------------------------------------------- training
@@ -431,6 +482,10 @@ class TrainResult:
     optimizer: Optimizer = Optimizer()
     dropout: float = 0.0  # probability of dropping a hidden unit in training
     dropout_kind: str = "none"  # none, inverted or alpha (AlphaDropout, selu)
+    init_scale: float = 1.0
+    distinct_units: tuple[int, ...] = ()  # per hidden layer at the end
+    dataset: datasets.Dataset | None = None  # the data trained on (a 2-D set carries its window and points)
+    snapshots: tuple[tuple[int, tuple, tuple], ...] = ()  # (epoch, weights, biases) at the recorded epochs
 
     @property
     def speeds(self) -> np.ndarray:
@@ -455,10 +510,13 @@ class _Setup:
     dataset: datasets.Dataset
     sizes: tuple[int, ...]
     streams: tuple[np.random.SeedSequence, ...]  # data, init, shuffle, dropout
+    init_scale: float = 1.0
+    frames: frozenset[int] = frozenset()  # epochs whose parameters are kept (for animations)
 
 
 def _setup(hidden, init, cost, data, lr, epochs, batch, clip_mode, clip_threshold, seed, optimizer, momentum,
-           beta1, beta2, adam_eps, dropout, default_init: str) -> _Setup:
+           beta1, beta2, adam_eps, dropout, default_init: str, samples=None, noise=None, features=None,
+           init_scale=None, frames: int = 0) -> _Setup:
     """Check every option (naming it on error) and load the data once."""
     sizes_hidden = parse_hidden(hidden)
     init = _choice(init, INITS + ("auto",), default_init, "--init", "initialisation")
@@ -472,11 +530,12 @@ def _setup(hidden, init, cost, data, lr, epochs, batch, clip_mode, clip_threshol
     p = dropouts.check_rate(dropout)
     # the first three streams are those of SeedSequence(seed).spawn(3): runs without dropout are as before
     streams = tuple(np.random.SeedSequence(seed).spawn(4))
-    dataset = datasets.load(data, np.random.default_rng(streams[0]))
+    init_scale = _check_scale(init_scale, frames)
+    dataset = datasets.load(data, np.random.default_rng(streams[0]), samples=samples, noise=noise, features=features)
     sizes = (dataset.n_features, *sizes_hidden, dataset.n_classes)
     _check_size(sizes)
     return _Setup(sizes_hidden, init, cost, clip_mode, clip_threshold, opt, epochs, min(batch, dataset.n_train),
-                  seed, p, dataset, sizes, streams)
+                  seed, p, dataset, sizes, streams, init_scale, frozenset(frame_epochs(epochs, frames)))
 
 
 def _fit(s: _Setup, activation: Activation, init: str, ws: list[np.ndarray], bs: list[np.ndarray],
@@ -485,6 +544,14 @@ def _fit(s: _Setup, activation: Activation, init: str, ws: list[np.ndarray], bs:
     shuffle_rng, drop_rng = np.random.default_rng(s.streams[2]), np.random.default_rng(s.streams[3])
     state, record = optimizers.State(), []
     diverged_at = None
+    ws, bs = start(ws, bs, init, s.init_scale)
+    snapshots = []
+
+    def keep(epoch: int) -> None:
+        if epoch in s.frames:
+            snapshots.append((epoch, tuple(w.copy() for w in ws), tuple(b.copy() for b in bs)))
+
+    keep(0)
     with np.errstate(all="ignore"):  # a diverging run is a result (non-finite loss), not a warning
         history = [measure(ws, bs, activation, s.cost, s.dataset, 0)]
         for epoch in range(1, s.epochs + 1):
@@ -492,6 +559,7 @@ def _fit(s: _Setup, activation: Activation, init: str, ws: list[np.ndarray], bs:
                                          s.clip_mode, s.clip_threshold, shuffle_rng, s.optimizer, state,
                                          s.dropout, drop_rng, record)
             history.append(measure(ws, bs, activation, s.cost, s.dataset, epoch, clipped, steps, np.array(record)))
+            keep(epoch)
             if progress is not None:
                 progress(epoch, s.epochs)
             if not _finite(ws, bs):
@@ -501,7 +569,8 @@ def _fit(s: _Setup, activation: Activation, init: str, ws: list[np.ndarray], bs:
     return TrainResult(activation.name, activation.alpha, s.hidden, init, s.cost, d.name, d.description, d.n_train,
                        d.n_test, d.n_features, d.n_classes, s.optimizer.lr, s.epochs, s.batch, s.clip_mode,
                        s.clip_threshold, s.seed, tuple(history), tuple(ws), tuple(bs), diverged_at, s.optimizer,
-                       s.dropout, dropouts.kind(activation.name, s.dropout))
+                       s.dropout, dropouts.kind(activation.name, s.dropout), s.init_scale, distinct_units(ws, bs), d,
+                       tuple(snapshots))
 
 
 def train(hidden: str | Sequence[int] | None = None, act: str | None = None, init: str | None = None,
@@ -510,17 +579,21 @@ def train(hidden: str | Sequence[int] | None = None, act: str | None = None, ini
           seed: int | None = None, alpha: float | None = None,
           progress: Callable[[int, int], None] | None = None, optimizer: str | None = None,
           momentum: float | None = None, beta1: float | None = None, beta2: float | None = None,
-          adam_eps: float | None = None, dropout: float | None = None) -> TrainResult:
+          adam_eps: float | None = None, dropout: float | None = None, samples: int | None = None,
+          noise: float | None = None, features: str | Sequence[str] | None = None, init_scale: float | None = None,
+          frames: int = 0) -> TrainResult:
     """Train a fully connected net with mini-batch gradient descent; measure every layer's speed each epoch.
 
     The data, the initial parameters, the shuffling and the dropout masks draw from four streams spawned from
     `seed`, so two runs that differ only in activation or initialisation see the same split. `progress(done,
     total)` is called after every epoch. The optimizer (sgd, momentum or adam, see gradsim.optimizers) receives
-    the gradient after clipping.
+    the gradient after clipping. A 2-D set (data circle, xor, gauss, spiral, moons) takes `samples`, `noise` and
+    `features`; `init_scale` multiplies the initial weights; `frames` > 0 keeps the parameters at that many epochs
+    spread evenly from 0 to the last (TrainResult.snapshots, for animations).
     """
     activation = activations.get(DEFAULTS["act"] if act is None else act, alpha)
     s = _setup(hidden, init, cost, data, lr, epochs, batch, clip_mode, clip_threshold, seed, optimizer, momentum,
-               beta1, beta2, adam_eps, dropout, DEFAULTS["init"])
+               beta1, beta2, adam_eps, dropout, DEFAULTS["init"], samples, noise, features, init_scale, frames)
     init = resolve_init(s.init, activation)
     ws, bs = init_params(s.sizes, init, activation, np.random.default_rng(s.streams[1]))
     return _fit(s, activation, init, ws, bs, progress)
@@ -532,7 +605,9 @@ def train_many(acts: str | Sequence[str] | None = None, hidden: str | Sequence[i
                clip_threshold: float | None = None, seed: int | None = None, alpha: float | None = None,
                progress: Callable[[int, int], None] | None = None, optimizer: str | None = None,
                momentum: float | None = None, beta1: float | None = None, beta2: float | None = None,
-               adam_eps: float | None = None, dropout: float | None = None) -> list[TrainResult]:
+               adam_eps: float | None = None, dropout: float | None = None, samples: int | None = None,
+               noise: float | None = None, features: str | Sequence[str] | None = None,
+               init_scale: float | None = None, frames: int = 0) -> list[TrainResult]:
     """Train the same net once per activation ('a,b,c', a list, or 'all'), in the order given.
 
     Every activation sees the same data split, the same mini-batch order, the same dropout draws and the same
@@ -544,9 +619,9 @@ def train_many(acts: str | Sequence[str] | None = None, hidden: str | Sequence[i
     if len(chosen) == 1:
         return [train(hidden, chosen[0].name, init, cost, data, lr, epochs, batch, clip_mode, clip_threshold, seed,
                       alpha if chosen[0].name in activations.ALPHA_DEFAULTS else None, progress, optimizer,
-                      momentum, beta1, beta2, adam_eps, dropout)]
+                      momentum, beta1, beta2, adam_eps, dropout, samples, noise, features, init_scale, frames)]
     s = _setup(hidden, init, cost, data, lr, epochs, batch, clip_mode, clip_threshold, seed, optimizer, momentum,
-               beta1, beta2, adam_eps, dropout, "auto")
+               beta1, beta2, adam_eps, dropout, "auto", samples, noise, features, init_scale, frames)
     draws = standard_draws(s.sizes, np.random.default_rng(s.streams[1]))
     results = []
     for k, activation in enumerate(chosen):

@@ -177,6 +177,19 @@ def ensemble_memory(repeats: int = 1) -> list[tuple[str, float]]:
     return rows
 
 
+# ---------------------------------------------------------------- gradsim train on the plane (issue 14)
+@case
+def train_regions(repeats: int = 3) -> list[tuple[str, float]]:
+    """Linear regions every epoch (a 201^2-grid forward pass and pattern count): relu over softplus, same net."""
+    from gradsim import training
+
+    options = dict(data="spiral", hidden="8,8,8,8", init="he", lr=0.03, epochs=20)
+    m = alternate({"softplus": lambda: training.train(act="softplus", **options),
+                   "relu": lambda: training.train(act="relu", **options)}, repeats)
+    return [("spiral, 8,8,8,8, 20 epochs, softplus (no regions) (s)", m["softplus"]),
+            ("the same, relu (regions every epoch) (s)", m["relu"]), ("ratio relu / softplus", m["relu"] / m["softplus"])]
+
+
 # ---------------------------------------------------------------- gradsim train against PyTorch (issue 13)
 def train_data(name: str):
     """(x_train, y_train, sizes): the digits' training part with the default net 64-30-30-30-30-10, or a synthetic

@@ -43,6 +43,21 @@ FIGURES: dict[str, list[str]] = {
                          "--batch", "32", "--trials", "8"],
     "bn-explode.png": ["ensemble", "--width", "512", "--depth", "30", "--act", "relu", "--init", "he", "--norm",
                        "batch", "--batch", "64", "--trials", "4"],
+    # the decision boundary over the epochs (TF Playground's spiral, Playground's lr 0.03 and batch 10)
+    "train-spiral.gif": ["train", "--data", "spiral", "--act", "relu", "--hidden", "8,8,8,8", "--init", "he",
+                         "--lr", "0.03", "--epochs", "300", "--frames", "20"],
+}
+
+#: Figures of several runs with different options side by side: made through the library, one figure each.
+SPIRAL = dict(data="spiral", lr=0.03, epochs=300)
+CIRCLE = dict(data="circle", act="relu", hidden="10,5", lr=0.03, epochs=30)
+PANELS: dict[str, list[dict]] = {
+    # the BP article's three pictures: 4 hidden tanh layers, 4 relu, 2 relu
+    "train-boundaries.png": [dict(SPIRAL, act="tanh", hidden="8,8,8,8", init="xavier"),
+                             dict(SPIRAL, act="relu", hidden="8,8,8,8", init="he"),
+                             dict(SPIRAL, act="relu", hidden="8,8", init="he")],
+    # the classic initialisation exercise: zeros, He x 10, He
+    "train-inits.png": [dict(CIRCLE, init="zeros"), dict(CIRCLE, init="he", init_scale=10), dict(CIRCLE, init="he")],
 }
 #: Figures made by a script of their own (python SCRIPT --plot docs/NAME).
 SCRIPTS: dict[str, str] = {"bn-rate.png": "bn_rate.py"}
@@ -56,6 +71,11 @@ def main() -> None:
     for name, script in SCRIPTS.items():
         subprocess.run([sys.executable, str(Path(__file__).resolve().parent / script), "--plot", str(DOCS / name)],
                        check=True, stdout=subprocess.DEVNULL)
+    from gradsim import boundary_plots, training
+
+    for name, runs in PANELS.items():
+        boundary_plots.save([training.train(**options) for options in runs], DOCS / name)
+        print(f"wrote docs/{name}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import typer
 
 from .. import activations, render, training
 from ..cost import check as check_cost, train_cost
-from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, acts_option, finite, positive, progress, usage_errors
+from ..errors import GradsimError
+from ..options import AlphaOpt, AnimatedPlotOpt, FormatOpt, SeedOpt, YesOpt, acts_option, finite, positive, progress, usage_errors
+from ..regions import PIECEWISE_LINEAR
 from ..training import Epoch, TrainResult
 
 #: A table shows every epoch up to this many rows, else an even selection (JSON and CSV have all).
@@ -43,7 +45,8 @@ def _title(r: TrainResult) -> str:
     alpha = f" (alpha {r.alpha:g})" if r.alpha is not None else ""
     cost = "cross-entropy on softmax" if r.cost == "cross-entropy" else "quadratic on sigmoid outputs"
     clip = _extras(r)
-    return (f"Training · {r.activation}{alpha} · hidden {','.join(map(str, r.hidden))} · init {r.init} · {cost}\n"
+    scale = f" x{r.init_scale:g}" if r.init_scale != 1 else ""
+    return (f"Training · {r.activation}{alpha} · hidden {','.join(map(str, r.hidden))} · init {r.init}{scale} · {cost}\n"
             f"lr {r.lr:g} · batch {r.batch} · {_plural(r.epochs_requested, 'epoch')} · seed {r.seed}{clip}\n"
             f"data: {r.data_description}: {r.n_train} training, {r.n_test} held out")
 
@@ -95,9 +98,34 @@ def _notes(r: TrainResult) -> list[str]:
         clipped, steps = sum(e.clipped_steps for e in r.epochs), sum(e.steps for e in r.epochs)
         lines.append(f"clipping ({r.clip_mode}, threshold {r.clip_threshold:g}) changed the gradient in {clipped}"
                      f" of {steps} steps.")
+    lines += _plane_notes(r)
     if r.diverged_at is not None:
         lines.append(f"diverged: a parameter stopped being finite in epoch {r.diverged_at} (is lr too large?); "
                      f"training stopped there.")
+    return lines
+
+
+def _plane_notes(r: TrainResult) -> list[str]:
+    """Linear regions (2-D sets) and, where units of a layer coincide, how many distinct units there are."""
+    lines = []
+    window = getattr(r.dataset, "window", None)
+    counted = [e for e in r.epochs if e.regions is not None]
+    if window is not None and r.activation not in PIECEWISE_LINEAR:
+        lines.append(f"linear regions: not defined for {r.activation} (smooth: the boundary is curved, not made "
+                     "of straight pieces).")
+    elif window is not None and not counted:
+        lines.append("linear regions: not counted (the parameters were not finite from the start).")
+    elif window is not None:
+        first, last = counted[0].regions, counted[-1].regions
+        grid = f"{window.grid} x {window.grid} grid on [{window.x1[0]:g}, {window.x1[1]:g}]^2"
+        per_layer = ", ".join(f"{n:,}" for n in last.per_layer)
+        lines.append(f"linear regions (distinct on/off patterns of the hidden units on the {grid}): {first.total:,} "
+                     f"at initialisation -> {last.total:,} after {_plural(counted[-1].epoch, 'epoch')}; per "
+                     f"layer alone {per_layer}.")
+    if any(d < n for d, n in zip(r.distinct_units, r.hidden)):
+        units = ", ".join(f"{d} of {n}" for d, n in zip(r.distinct_units, r.hidden))
+        lines.append(f"distinct units per hidden layer at the end (rows of W, b compared exactly): {units}; "
+                     "units that start identical get identical gradients and stay identical.")
     return lines
 
 
@@ -107,9 +135,10 @@ def _table(r: TrainResult) -> render.Table:
     clip = r.clip_mode != "none"
     gap = len(layers) < len(r.hidden)  # a "..." column where hidden layers are left out, a "..." row for epochs
     cut = len(layers) // 2
+    regions = any(e.regions is not None for e in r.epochs)  # relu-family nets on 2-D data ('-' once diverged)
     headers = (["epoch", "loss", "test acc %"] + _with_gap([f"speed {j + 1}" for j in layers], cut, gap)
                + (["last/1st"] if len(r.hidden) > 1 else []) + (["dead %"] if dead else [])
-               + (["clipped"] if clip else []))
+               + (["clipped"] if clip else []) + (["regions"] if regions else []))
     rows, previous = [], -1
     for i in _shown_epochs(len(r.epochs)):
         if i > previous + 1:
@@ -121,6 +150,7 @@ def _table(r: TrainResult) -> render.Table:
         row += [render.num(e.ratio, 3)] if len(r.hidden) > 1 else []
         row += [" ".join(_with_gap([_percent(e.dead_fraction[j]) for j in layers], cut, gap))] if dead else []
         row += [f"{e.clipped_steps}/{e.steps}"] if clip else []
+        row += [("-" if e.regions is None else f"{e.regions.total:,}")] if regions else []
         rows.append(row)
     return render.Table(headers, rows)
 
@@ -134,7 +164,8 @@ def _epoch_data(e: Epoch) -> dict:
     return dict(epoch=e.epoch, loss=e.loss, test_loss=e.test_loss, accuracy=e.accuracy, speeds=e.speeds,
                 ratio=e.ratio, log10_ratio=e.log10_ratio, dead_fraction=e.dead_fraction,
                 clipped_steps=e.clipped_steps, steps=e.steps, saturated_fraction=e.saturated_fraction,
-                update_ratio_log10=e.update_ratio_log10)
+                update_ratio_log10=e.update_ratio_log10, regions=None if e.regions is None else e.regions.total,
+                regions_per_layer=None if e.regions is None else list(e.regions.per_layer))
 
 
 def _csv(r: TrainResult) -> tuple[list[str], list[list]]:
@@ -148,6 +179,10 @@ def _csv(r: TrainResult) -> tuple[list[str], list[list]]:
     headers += [f"saturated_{j + 1}" for j in range(k)] + [f"update_ratio_log10_{j + 1}" for j in range(k)]
     for row, e in zip(rows, r.epochs):
         row += [*e.saturated_fraction, *(e.update_ratio_log10 if e.update_ratio_log10 is not None else [None] * k)]
+    if any(e.regions is not None for e in r.epochs):  # relu-family nets on 2-D data: the linear regions, last
+        headers.append("regions")
+        for row, e in zip(rows, r.epochs):
+            row.append(None if e.regions is None else e.regions.total)
     return headers, rows
 
 
@@ -166,7 +201,18 @@ def _run_data(r: TrainResult) -> dict:
                 n_features=r.n_features, n_classes=r.n_classes, lr=r.lr, batch=r.batch,
                 epochs_requested=r.epochs_requested, clip_mode=r.clip_mode, clip_threshold=r.clip_threshold,
                 seed=r.seed, diverged_at=r.diverged_at, optimizer=r.optimizer.as_dict(), dropout=r.dropout,
-                dropout_kind=r.dropout_kind, epochs=[_epoch_data(e) for e in r.epochs])
+                dropout_kind=r.dropout_kind, init_scale=r.init_scale, distinct_units=list(r.distinct_units),
+                **_plane_data(r), epochs=[_epoch_data(e) for e in r.epochs])
+
+
+def _plane_data(r: TrainResult) -> dict:
+    """window (x1, x2 ranges and grid size), features, samples, noise of a 2-D set; null for the others."""
+    d = r.dataset
+    window = getattr(d, "window", None)
+    if window is None:
+        return dict(window=None, features=None, samples=None, noise=None)
+    return dict(window=dict(x1=list(window.x1), x2=list(window.x2), grid=window.grid), features=list(d.features),
+                samples=d.samples, noise=d.noise)
 
 
 # ---------------------------------------------------------------- several activations
@@ -228,6 +274,10 @@ def _compare_notes(results: list[TrainResult], rows: list[training.Comparison]) 
     if results[0].clip_mode != "none":
         lines.append(f"clipping ({results[0].clip_mode}, threshold {results[0].clip_threshold:g}) acts on the "
                      f"gradient before the {results[0].optimizer.name} step.")
+    if getattr(results[0].dataset, "window", None) is not None:
+        counts = ", ".join(f"{r.activation} {'n/a' if r.epochs[-1].regions is None else r.epochs[-1].regions.total}"
+                           for r in results)
+        lines.append(f"linear regions at the end ({results[0].dataset.window.grid}^2 grid; n/a: smooth): {counts}.")
     for c in rows:
         if c.diverged_at is not None:
             lines.append(f"* {c.activation} diverged in epoch {c.diverged_at} (a parameter stopped being finite).")
@@ -274,9 +324,14 @@ def train(
     hidden: Annotated[Optional[str], typer.Option(metavar="N1,N2,...", help="Hidden layer sizes, first first (default 30,30,30,30, Nielsen's deepest net).")] = None,
     act: Annotated[Optional[List[str]], acts_option("sigmoid", " Several train the same net side by side: same split, mini-batch order and N(0,1) weight draws, each scaled by its own init (see --init auto); relu'(0) = 0 as in PyTorch.")] = None,
     alpha: AlphaOpt = None,
-    init: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1)), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), or auto: lecun for selu and linear, he for relu, leaky-relu, prelu, elu, gelu, gelu-tanh, swish and softplus, xavier for sigmoid, tanh and softsign. Default nielsen for one activation, auto for several.")] = None,
+    init: Annotated[Optional[str], typer.Option(metavar="NAME", help="nielsen (W ~ N(0,1)/sqrt(fan_in), b ~ N(0,1)), xavier, lecun, he, orthogonal or normal (W ~ N(0, sigma_w^2/fan_in), b = 0, sigma_w^2 as in `gradsim ensemble`), zeros (every weight and bias 0: the units of a layer never differ), or auto: lecun for selu and linear, he for relu, leaky-relu, prelu, elu, gelu, gelu-tanh, swish and softplus, xavier for sigmoid, tanh and softsign. Default nielsen for one activation, auto for several.")] = None,
     cost: Annotated[Optional[str], typer.Option(metavar="NAME", help="cross-entropy (on softmax outputs, the default) or quadratic (||sigmoid(z) - y||^2 / 2, as in Nielsen).")] = None,
-    data: Annotated[Optional[str], typer.Option(metavar="NAME", help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. A path ending in .npz is your own data: arrays x (n x d) and y (integer labels), or x_train, y_train, x_test, y_test as in mnist.npz (that split, images flattened and scaled to [0, 1]).")] = None,
+    data: Annotated[Optional[str], typer.Option(metavar="NAME", help="digits (scikit-learn's 8x8 digits: pip install 'gradsim[digits]'), synthetic (drawn from --seed), or auto (the default): digits if installed, else synthetic. A path ending in .npz is your own data: arrays x (n x d) and y (integer labels), or x_train, y_train, x_test, y_test as in mnist.npz (that split, images flattened and scaled to [0, 1]). 2-D sets: circle, xor, gauss, spiral (TensorFlow Playground's), moons.")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Points of a 2-D set (4 to 100,000; default 500 as in Playground), half of each class.")] = None,
+    noise: Annotated[Optional[float], typer.Option(help="Noise of a 2-D set, Playground's model (0 to 0.8; default 0; its slider goes to 0.5).")] = None,
+    features: Annotated[Optional[str], typer.Option(metavar="F1,F2,...", help="Inputs of a 2-D net (Playground's): comma list of x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2, or all. Default x1,x2.")] = None,
+    init_scale: Annotated[Optional[float], typer.Option(callback=finite, metavar="K", help="Multiply the initial weights by K (> 0), e.g. 10 for the oversized init of the classic exercise. Default 1.")] = None,
+    frames: Annotated[Optional[int], typer.Option(help=f"Frames of a .gif plot (1 to {training.MAX_FRAMES}; default one per epoch up to 50), epochs spread evenly.")] = None,
     lr: Annotated[Optional[float], typer.Option(callback=positive, help="Learning rate (> 0; default 0.1, with adam 0.001 as in PyTorch and Keras).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=f"Passes over the training set (1 to {training.MAX_EPOCHS}, default 10).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Mini-batch size (>= 1, default 10; at most the training set).")] = None,
@@ -290,7 +345,7 @@ def train(
     dropout: Annotated[Optional[float], typer.Option(callback=finite, metavar="P", help="Drop each hidden unit with probability P in training (inverted dropout, off at evaluation); selu gets AlphaDropout (Klambauer et al. 2017). Default 0.")] = None,
     seed: SeedOpt = None,
     fmt: FormatOpt = "table",
-    plot: PlotOpt = None,
+    plot: AnimatedPlotOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Train a fully connected net and watch each hidden layer's speed of learning (Nielsen, ch. 5).
@@ -306,19 +361,53 @@ def train(
     Example: gradsim train --act relu --init he --epochs 5 --plot speeds.png
 
     Example: gradsim train --act sigmoid,relu,elu,leaky-relu,selu,gelu --alpha 0.2 --optimizer adam --clip-mode value --clip-threshold 0.5 --dropout 0.1
+
+    Example: gradsim train --data spiral --act tanh,relu --hidden 8,8,8,8 --lr 0.03 --epochs 50 --plot boundary.gif
     """
     with usage_errors():
         runs = len(activations.resolve_many(act, alpha)) if act else 1
-        check_cost(train_cost(training.parse_hidden(hidden), training.DEFAULTS["epochs"] if epochs is None
-                              else max(1, min(epochs, training.MAX_EPOCHS)), runs=runs), yes)
+        from ..playground import NAMES as PLANE_SETS
+
+        n_epochs = training.DEFAULTS["epochs"] if epochs is None else max(1, min(epochs, training.MAX_EPOCHS))
+        if (data or "").strip().lower() in PLANE_SETS:  # its points, and the window's grid measured each epoch
+            work = train_cost(training.parse_hidden(hidden), n_epochs, n_examples=samples or 500, runs=runs,
+                              features=len((features or "x1,x2").split(",")) if features != "all" else 7, classes=2,
+                              measured=201 * 201)
+        else:
+            work = train_cost(training.parse_hidden(hidden), n_epochs, runs=runs)
+        check_cost(work, yes)
     with usage_errors(), progress("epochs") as tick:
+        gif = _frames(plot, frames, data, epochs)
         results = training.train_many(acts=act, hidden=hidden, init=init, cost=cost, data=data, lr=lr,
                                       epochs=epochs, batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold,
                                       seed=seed, alpha=alpha, progress=tick, optimizer=optimizer, momentum=momentum,
-                                      beta1=beta1, beta2=beta2, adam_eps=adam_eps, dropout=dropout)
+                                      beta1=beta1, beta2=beta2, adam_eps=adam_eps, dropout=dropout, samples=samples,
+                                      noise=noise, features=features, init_scale=init_scale, frames=gif)
     render.emit(report(results[0]) if len(results) == 1 else compare_report(results), fmt)
-    if plot:
+    if plot and hasattr(results[0].dataset, "window"):
+        from .. import boundary_plots
+        from ..options import save_plot
+
+        save_plot(results, plot, boundary_plots.save)
+    elif plot:
         from .. import plots
         from ..options import save_plot
 
         save_plot(plots.train_figure(results[0]) if len(results) == 1 else plots.compare_figure(results), plot)
+
+
+def _frames(plot, frames: int | None, data: str | None, epochs: int | None) -> int:
+    """Frames to record: --frames (or one per epoch up to 50) for a .gif of a 2-D set, else none."""
+    from ..playground import NAMES
+
+    gif = plot is not None and plot.suffix.lower() == ".gif"
+    if gif and (data or "").strip().lower() not in NAMES:
+        raise GradsimError(f"an animated .gif shows a decision boundary: it needs 2-D data ({', '.join(NAMES)})",
+                           option="--plot")
+    if frames is not None and not gif:
+        raise GradsimError("--frames is for an animated --plot NAME.gif", option="--frames")
+    if frames is not None and not 1 <= frames <= training.MAX_FRAMES:
+        raise GradsimError(f"frames must be from 1 to {training.MAX_FRAMES}, got {frames}", option="--frames")
+    if not gif:
+        return 0
+    return frames if frames is not None else min((epochs or training.DEFAULTS["epochs"]) + 1, 50)
