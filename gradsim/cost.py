@@ -25,6 +25,10 @@ UNIT_SECONDS = {
     "json-layer": 1.8e-4,  # one layer of vanish / clip written as JSON or CSV
     "clip-step": 4.0e-4,  # one step of clip --steps for one mode (2e-4 s of CPU measured, x2)
     "clip-step-layer": 5.0e-6,  # and per layer of the chain in that step
+    # ensemble's signal statistics (--forward, --norm, --residual, --inputs 2): width 2, depth 1000, 200 trials took
+    # 10 s (plain), 27 s (--norm batch, batch 256) of CPU; width 1024, depth 20, batch 256, 4 trials 2.4 s wall
+    "signal-layer": 2.0e-4,  # one layer of one trial in Python (normalisation, residual branch, statistics)
+    "signal-multiply-add": 4.0e-10,  # one weight x one example, forward and back (BLAS)
 }
 #: Bytes per unit held at once (peak RSS per layer: vanish 1.1 KB as a table, 5.6 KB as JSON; clip 1.6 KB, 6.5 KB).
 UNIT_BYTES = {"table-layer": 1_600, "json-layer": 7_000}
@@ -76,6 +80,20 @@ def ensemble_cost(depth: int, width: int, trials: int, threads: int = 1) -> Cost
     workers = max(1, min(threads, trials))
     option = "--trials" if trials > 10**5 else "--width" if width > 1 else "--depth"
     return Cost(units * UNIT_SECONDS[unit], workers * THREAD_BYTES, work, option)
+
+
+def signal_cost(depth: int, width: int, batch: int, trials: int) -> Cost:
+    """trials x depth layers, each drawing width^2 normals and running batch examples through them; memory: every
+    layer's weights and three batch x width arrays kept for the backward pass, and ln ||delta_l|| of every trial."""
+    layers = float(trials) * depth
+    normals, macs = layers * width * width, layers * width * width * batch
+    seconds = (layers * UNIT_SECONDS["signal-layer"] + normals * UNIT_SECONDS["weight"]
+               + macs * UNIT_SECONDS["signal-multiply-add"])
+    biggest = max((layers * UNIT_SECONDS["signal-layer"], "--depth"), (normals * UNIT_SECONDS["weight"], "--width"),
+                  (macs * UNIT_SECONDS["signal-multiply-add"], "--batch" if batch > 1 else "--width"))
+    option = "--trials" if trials > 1000 else biggest[1]
+    return Cost(seconds, 8.0 * depth * (width * width + 3 * batch * width + trials),
+                f"{trials:,} trials x {depth} layers of {width}^2 weights x {batch} examples", option)
 
 
 #: The largest data set `train` uses: the 8x8 digits, 1797 examples of 64 features in 10 classes.

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import activations
+from . import activations, cost
 from .activations import Activation
 from .chain import LN10
 from .correlation import c_trajectory
@@ -385,12 +385,13 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
            residual: float | None = None, beta: float | None = None, branch: int = 1,
            inputs: int = 1, correlation: float | None = None,
            trials: int | None = None, seed: int = 0,
-           progress: Callable[[int, int], None] | None = None) -> SignalResult:
+           progress: Callable[[int, int], None] | None = None, guard: bool = False) -> SignalResult:
     """Forward and backward statistics per layer over `trials` random networks of this architecture, with theory.
 
     Weights N(0, sigma_w2 / N) (sigma_w2 from `init`, default xavier: 1), biases N(0, sigma_b2). `norm` batch|layer
     before (`position` pre) or after (post) the activation; `residual` alpha with `beta` (default sqrt(q_l)) and
     `branch` 1|2; `inputs` 2 with `correlation` c: two inputs of correlation c through each network.
+    `guard`: refuse a run over `cost`'s limits (the command's default; --yes turns it off).
     """
     activation = activations.get(act, alpha) if isinstance(act, str) else act
     if isinstance(depth, bool) or not 1 <= depth <= 10_000:
@@ -437,6 +438,7 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
         raise GradsimError(f"trials must be a whole number from 1 to 10,000,000, got {trials}", option="--trials")
     arch = Arch(activation, int(depth), int(width), w2, b2, norm, position, int(batch), residual, beta, int(branch),
                 correlation)
+    cost.check(cost.signal_cost(arch.depth, arch.width, arch.batch, trials), allow=not guard)
     th = _bounded(arch)
     sums = Sums(arch.depth, trials)
     for t, child in enumerate(children(np.random.SeedSequence(seed), trials)):

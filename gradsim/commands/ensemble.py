@@ -203,7 +203,7 @@ def ensemble(
         ensemble_signal.run(fmt, plot, depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w2=sigma_w2,
                             sigma_b2=sigma_b2 or 0.0, norm=norm, position=norm_position, batch=batch,
                             residual=residual, beta=residual_beta, branch=branch, inputs=inputs,
-                            correlation=correlation, trials=trials, seed=seed)
+                            correlation=correlation, trials=trials, seed=seed, guard=not yes)
         return
     with usage_errors():
         cost.check(cost.ensemble_cost(depth, width, default_trials(depth, width) if trials is None else trials,
