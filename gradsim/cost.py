@@ -100,14 +100,16 @@ def signal_cost(depth: int, width: int, batch: int, trials: int) -> Cost:
 EXAMPLES, FEATURES, CLASSES = 1797, 64, 10
 
 
-def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES, runs: int = 1) -> Cost:
-    """runs x (epochs + 1 measurements + epochs of steps) x examples x weights multiply-adds; memory: the weights."""
-    sizes = (FEATURES, *hidden, CLASSES)
+def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES, runs: int = 1,
+               features: int = FEATURES, classes: int = CLASSES) -> Cost:
+    """runs x (epochs + 1 measurements + epochs of steps) x examples x weights multiply-adds; memory: the weights
+    (and the data, examples x features)."""
+    sizes = (features, *hidden, classes)
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
     units = float(runs) * float(2 * epochs + 1) * n_examples * weights
     option = "--epochs" if epochs > 100 else "--hidden"
     each = f"{runs} activations x " if runs > 1 else ""
-    return Cost(units * UNIT_SECONDS["multiply-add"], 8.0 * weights * 4,
+    return Cost(units * UNIT_SECONDS["multiply-add"], 8.0 * weights * 4 + 8.0 * n_examples * features,
                 f"{units:.2g} multiply-adds ({each}{epochs} epochs x {n_examples} examples x {weights:,} weights)",
                 option)
 

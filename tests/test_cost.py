@@ -100,3 +100,28 @@ def test_the_signal_guard_lets_the_help_examples_and_the_default_go():
 
     for depth, width, batch in [(50, 256, 1), (20, 128, 32), (20, 128, 256), (30, 64, 1)]:
         assert not cost.signal_cost(depth, width, batch, signal_trials(depth, width, batch)).too_much
+
+
+def _mnist_sized(tmp_path):
+    """An mnist-sized file (60,000 + 10,000 images of 28 x 28, 10 classes), a few KB compressed."""
+    import numpy as np
+
+    path = tmp_path / "big.npz"
+    np.savez_compressed(path, x_train=np.zeros((60000, 28, 28), np.uint8), y_train=np.arange(60000) % 10,
+                        x_test=np.zeros((10000, 28, 28), np.uint8), y_test=np.arange(10000) % 10)
+    return path
+
+
+def test_the_train_estimate_counts_a_users_npz_data(tmp_path):
+    """A user's file costs by its own size, not the 1,797 x 64 digits'."""
+    from gradsim.npzdata import npz_shape
+
+    assert npz_shape(str(_mnist_sized(tmp_path))) == (70000, 784, 10)
+    weights = 784 * 30 + 3 * 30 * 30 + 30 * 10
+    c = cost.train_cost((30,) * 4, 100, n_examples=70000, features=784, classes=10)
+    assert c.seconds == pytest.approx(201 * 70000 * weights * cost.UNIT_SECONDS["multiply-add"]) and c.too_much
+
+
+def test_train_on_a_big_npz_is_refused_before_it_loads(run, tmp_path):
+    err = run.usage_error("train", "--data", str(_mnist_sized(tmp_path)), "--epochs", "100", option="--")
+    assert "would take about" in err and "70000 examples" in err

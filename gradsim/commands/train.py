@@ -9,6 +9,8 @@ import typer
 
 from .. import activations, render, training
 from ..cost import check as check_cost, train_cost
+from ..datasets import is_npz
+from ..npzdata import npz_shape
 from ..options import AlphaOpt, FormatOpt, PlotOpt, SeedOpt, YesOpt, acts_option, finite, positive, progress, usage_errors
 from ..training import Epoch, TrainResult
 
@@ -309,8 +311,10 @@ def train(
     """
     with usage_errors():
         runs = len(activations.resolve_many(act, alpha)) if act else 1
+        shape = npz_shape(data) if is_npz(data) else None  # a user's file: its size, not the digits'
+        size = dict(zip(("n_examples", "features", "classes"), shape)) if shape else {}
         check_cost(train_cost(training.parse_hidden(hidden), training.DEFAULTS["epochs"] if epochs is None
-                              else max(1, min(epochs, training.MAX_EPOCHS)), runs=runs), yes)
+                              else max(1, min(epochs, training.MAX_EPOCHS)), runs=runs, **size), yes)
     with usage_errors(), progress("epochs") as tick:
         results = training.train_many(acts=act, hidden=hidden, init=init, cost=cost, data=data, lr=lr,
                                       epochs=epochs, batch=batch, clip_mode=clip_mode, clip_threshold=clip_threshold,
