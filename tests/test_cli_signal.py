@@ -65,6 +65,7 @@ def test_same_seed_same_bytes_and_csv(run):
     (("--forward", "--input", "2"), "--input"),
     (("--forward", "--sigma-w", "2"), "--sigma-w"),
     (("--forward", "--init", "orthogonal"), "--init"),
+    (("--forward", "--threads", "4"), "--threads"),  # one thread: the option would be ignored
 ])
 def test_bad_signal_options_are_usage_errors(run, args, option):
     run.usage_error("ensemble", *SMALL, *args, option=option)
