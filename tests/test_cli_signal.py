@@ -101,3 +101,16 @@ def test_layernorm_with_zero_weights_and_biases_passes_no_gradient(run, position
                     "--norm-position", position, "--sigma-w2", "0", "--sigma-b2", "0")
     factors = [layer["grad_factor_theory"] for layer in data["layers"]][:-1]
     assert factors == [0.0] * 4
+
+
+@pytest.mark.parametrize("options", [{}, {"residual": 0.5}, {"inputs": 2, "correlation": 0.3}])
+def test_the_layer_axes_have_whole_layer_ticks(options):
+    """Layers are whole numbers: no tick at layer 1.5 (a depth-4 net drew 1.0, 1.5, ..., 4.0)."""
+    from gradsim.signal_plots import signal_figure
+    from gradsim.signalprop import signal
+
+    fig = signal_figure(signal(depth=4, width=8, trials=2, **options))
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert fig.axes[0].get_xlabel() == ("residual block l" if "residual" in options else "layer l")
