@@ -25,6 +25,10 @@ UNIT_SECONDS = {
     "json-layer": 1.8e-4,  # one layer of vanish / clip written as JSON or CSV
     "clip-step": 4.0e-4,  # one step of clip --steps for one mode (2e-4 s of CPU measured, x2)
     "clip-step-layer": 5.0e-6,  # and per layer of the chain in that step
+    # ensemble's signal statistics (--forward, --norm, --residual, --inputs 2): width 2, depth 1000, 200 trials took
+    # 10 s (plain), 27 s (--norm batch, batch 256) of CPU; width 1024, depth 20, batch 256, 4 trials 2.4 s wall
+    "signal-layer": 2.0e-4,  # one layer of one trial in Python (normalisation, residual branch, statistics)
+    "signal-multiply-add": 4.0e-10,  # one weight x one example, forward and back (BLAS)
 }
 #: Bytes per unit held at once (peak RSS per layer: vanish 1.1 KB as a table, 5.6 KB as JSON; clip 1.6 KB, 6.5 KB).
 UNIT_BYTES = {"table-layer": 1_600, "json-layer": 7_000}
@@ -78,6 +82,20 @@ def ensemble_cost(depth: int, width: int, trials: int, threads: int = 1) -> Cost
     return Cost(units * UNIT_SECONDS[unit], workers * THREAD_BYTES, work, option)
 
 
+def signal_cost(depth: int, width: int, batch: int, trials: int) -> Cost:
+    """trials x depth layers, each drawing width^2 normals and running batch examples through them; memory: every
+    layer's weights and three batch x width arrays kept for the backward pass, and ln ||delta_l|| of every trial."""
+    layers = float(trials) * depth
+    normals, macs = layers * width * width, layers * width * width * batch
+    seconds = (layers * UNIT_SECONDS["signal-layer"] + normals * UNIT_SECONDS["weight"]
+               + macs * UNIT_SECONDS["signal-multiply-add"])
+    biggest = max((layers * UNIT_SECONDS["signal-layer"], "--depth"), (normals * UNIT_SECONDS["weight"], "--width"),
+                  (macs * UNIT_SECONDS["signal-multiply-add"], "--batch" if batch > 1 else "--width"))
+    option = "--trials" if trials > 1000 else biggest[1]
+    return Cost(seconds, 8.0 * depth * (width * width + 3 * batch * width + trials),
+                f"{trials:,} trials x {depth} layers of {width}^2 weights x {batch} examples", option)
+
+
 #: The largest data set `train` uses: the 8x8 digits, 1797 examples of 64 features in 10 classes.
 EXAMPLES, FEATURES, CLASSES = 1797, 64, 10
 
@@ -85,7 +103,7 @@ EXAMPLES, FEATURES, CLASSES = 1797, 64, 10
 def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES, runs: int = 1,
                features: int = FEATURES, classes: int = CLASSES, measured: int = 0) -> Cost:
     """runs x ((epochs + 1 measurements + epochs of steps) x examples + (epochs + 1) x `measured` grid points
-    (forward only)) x weights multiply-adds; memory: the weights."""
+    (forward only)) x weights multiply-adds; memory: the weights (and the data, examples x features)."""
     sizes = (features, *hidden, classes)
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
     per_weight = float(2 * epochs + 1) * n_examples + float(epochs + 1) * measured
@@ -93,7 +111,7 @@ def train_cost(hidden: tuple[int, ...], epochs: int, n_examples: int = EXAMPLES,
     option = "--epochs" if epochs > 100 else "--hidden"
     each = f"{runs} activations x " if runs > 1 else ""
     grid = f" + {measured:,} grid points an epoch" if measured else ""
-    return Cost(units * UNIT_SECONDS["multiply-add"], 8.0 * weights * 4,
+    return Cost(units * UNIT_SECONDS["multiply-add"], 8.0 * weights * 4 + 8.0 * n_examples * features,
                 f"{units:.2g} multiply-adds ({each}{epochs} epochs x {n_examples} examples{grid} x {weights:,} weights)",
                 option)
 

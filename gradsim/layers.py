@@ -170,6 +170,8 @@ def norm_factor(act: Activation, kind: str, position: str, sigma_w2: float, sigm
             rate, a = bn_relu_terms(batch)
             return rate * a if first else rate
         return unit.dact_square(1.0) / (1.0 if first else unit.variance(1.0))
+    if kind == "layer" and sigma_w2 == 0.0:
+        return 0.0  # W = 0: no gradient reaches the layer below (and q may be 0: no 0/0)
     if kind == "layer" and position == "pre":
         return sigma_w2 * unit.dact_square(1.0) / q
     if kind == "layer":

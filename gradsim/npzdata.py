@@ -116,3 +116,24 @@ def load_npz(name: str, rng: np.random.Generator) -> Dataset:
             what = f"{path.name} (x, y; {x_train.shape[1]} features)"
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(path.name, what, x_train, y_train, x_test, y_test, n_classes)
+
+
+def npz_shape(name: str) -> tuple[int, int, int] | None:
+    """(examples, features, classes) of the file `name` from its arrays' headers and labels, without reading x
+    (for the cost guard); None where it does not read so (load_npz then names the defect)."""
+    try:
+        with zipfile.ZipFile(Path(name.strip()).expanduser()) as z:
+            heads = {}
+            for member in z.namelist():
+                with z.open(member) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    heads[member.removesuffix(".npy")] = read(f)[0]
+        xs = [heads[k] for k in ("x_train", "x_test") if k in heads] or [heads["x"]]
+        with np.load(Path(name.strip()).expanduser(), allow_pickle=False) as arrays:
+            ys = [arrays[k] for k in ("y_train", "y_test", "y") if k in arrays.files]
+            classes = max(int(np.max(y)) + 1 for y in ys if y.size)
+        return sum(s[0] for s in xs), int(np.prod(xs[0][1:])), classes
+    except (OSError, ValueError, KeyError, IndexError, TypeError, OverflowError, zipfile.BadZipFile, EOFError):
+        return None

@@ -375,6 +375,10 @@ def rnn(act: Activation | str | None = None, alpha: float | None = None, weight:
     _surface_only(surface, w_range=w_range, b_range=b_range, grid=grid)
     activation = as_activation(s["act"] if isinstance(act, str) or act is None else act, alpha, s["act"])
     s = check(s)
+    if train:  # refused before the forward run, which at 256 units takes seconds
+        from .rnn_train import check_training
+
+        check_training(s["steps"], s["units"], s["lr"], s["epochs"], s["clip_threshold"], _clip_modes(s["clip_mode"]))
     seed = 0 if seed is None else seed
     rng = np.random.default_rng(seed)
     labels = dict(cell=s["cell"], input=s["input"], seed=seed, input_weight=s["input_weight"], bias=s["bias"],

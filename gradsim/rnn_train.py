@@ -120,10 +120,9 @@ def _run(act: Activation, p0: list[np.ndarray], x: np.ndarray, y: np.ndarray, h0
     return TrainRun(mode, costs, accuracy, top, log_top, int(clipped), taken, diverged)
 
 
-def train(act: Activation, w: np.ndarray, u: np.ndarray, steps: int, bias: float, h0: float, lr: float, epochs: int,
-          threshold: float, modes: Sequence[str], seed: int,
-          progress: Callable[[int, int], None] | None = None) -> Training:
-    """The network with initial W and U trained unclipped and with each mode (same data, same mini-batches)."""
+def check_training(steps: int, units: int, lr: float, epochs: int, threshold: float, modes: Sequence[str]) -> int:
+    """Refuse settings `train` cannot run (before any work: the caller checks them ahead of the forward run, which
+    at 256 units takes seconds); return the number of runs (unclipped and each mode)."""
     if not (math.isfinite(lr) and lr > 0):
         raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= MAX_EPOCHS:
@@ -131,9 +130,17 @@ def train(act: Activation, w: np.ndarray, u: np.ndarray, steps: int, bias: float
     if not (math.isfinite(threshold) and threshold > 0):
         raise GradsimError(f"the threshold must be a finite number > 0, got {threshold}", option="--clip-threshold")
     runs_n = len(modes) + 1
-    if steps * epochs * runs_n * max(1, w.shape[0] // 16) > MAX_WORK:
+    if steps * epochs * runs_n * max(1, units // 16) > MAX_WORK:
         raise GradsimError(f"{steps} steps x {epochs} epochs x {runs_n} runs is too long a training; "
                            f"keep steps x epochs x runs <= {MAX_WORK:,}", option="--epochs")
+    return runs_n
+
+
+def train(act: Activation, w: np.ndarray, u: np.ndarray, steps: int, bias: float, h0: float, lr: float, epochs: int,
+          threshold: float, modes: Sequence[str], seed: int,
+          progress: Callable[[int, int], None] | None = None) -> Training:
+    """The network with initial W and U trained unclipped and with each mode (same data, same mini-batches)."""
+    runs_n = check_training(steps, w.shape[0], lr, epochs, threshold, modes)
     units = w.shape[0]
     rng = np.random.default_rng([seed, 2])
     x, y = task(steps, rng)

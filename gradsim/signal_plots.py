@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import log_axis, plt  # matplotlib set up once, in plots (quiet config folder, Agg)
+from .plots import MaxNLocator, log_axis, plt  # matplotlib set up once, in plots (quiet config folder, Agg)
 
 
 def _forward(ax, r, layers) -> None:
@@ -20,7 +20,7 @@ def _forward(ax, r, layers) -> None:
     ax.plot(layers, r.act_mean, "x", ms=4, color="tab:purple", label="mean of f(.) (activations)")
     if np.nanmax(r.pre_var) / max(np.nanmin(np.abs(r.pre_var)), 1e-300) > 30:
         ax.set_yscale("symlog", linthresh=1e-2)
-    ax.set_xlabel("layer l (residual: block)")
+    ax.set_xlabel("residual block l" if r.arch.alpha is not None else "layer l")
     ax.set_ylabel("forward statistic")
     ax.set_title("forward: signal propagation")
     ax.legend(fontsize=8)
@@ -66,6 +66,7 @@ def signal_figure(r):
         _correlation(axes[2], r, layers)
     for ax in axes:
         ax.grid(True, alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no layer 1.5
     a = r.arch
     fig.suptitle(f"{r.activation} · {a.describe()} · width {a.width}, depth {a.depth}, batch {a.batch}, "
                  f"{r.trials:,} trials · $\\sigma_w^2$ = {a.sigma_w2:.3g}, $\\sigma_b^2$ = {a.sigma_b2:.3g}")

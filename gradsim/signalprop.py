@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import activations
+from . import activations, cost
 from .activations import Activation
 from .chain import LN10
 from .correlation import c_trajectory
@@ -353,6 +353,27 @@ def _number(value: float | None, option: str, lo: float, hi: float, open_lo: boo
     return float(value)
 
 
+#: The smallest fixed branch scale: q / beta^2 stays far from float64's overflow.
+MIN_BETA = 1e-100
+#: The largest forward mean square q_l the statistics hold: their squares (q_l^2, Var) stay below float64's 1.8e308.
+MAX_Q = 1e150
+
+
+def _bounded(arch: Arch) -> Theory:
+    """The mean field of `arch`, refused (naming the option that drives it) where q_l passes MAX_Q or is not finite."""
+    with np.errstate(all="ignore"):
+        th = theory(arch)
+    bad = np.flatnonzero(~(np.isfinite(th.q) & (th.q <= MAX_Q)))
+    if bad.size:
+        option = "--residual-beta" if arch.beta is not None and arch.beta < 1.0 else \
+            "--residual" if arch.alpha is not None else "--sigma-w2" if arch.sigma_w2 >= arch.sigma_b2 \
+            else "--sigma-b2"
+        raise GradsimError(f"the forward signal's mean square q_l passes {MAX_Q:.0e} at layer {bad[0] + 1} (the mean "
+                           f"field), beyond what float64 statistics of it hold; make {option} or --depth smaller",
+                           option=option)
+    return th
+
+
 def default_trials(depth: int, width: int, batch: int) -> int:
     """About DEFAULT_MACS / (depth x batch x width^2) trials, within DEFAULT_TRIALS."""
     return int(min(DEFAULT_TRIALS[1], max(DEFAULT_TRIALS[0], DEFAULT_MACS // (depth * batch * width * width))))
@@ -364,12 +385,13 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
            residual: float | None = None, beta: float | None = None, branch: int = 1,
            inputs: int = 1, correlation: float | None = None,
            trials: int | None = None, seed: int = 0,
-           progress: Callable[[int, int], None] | None = None) -> SignalResult:
+           progress: Callable[[int, int], None] | None = None, guard: bool = False) -> SignalResult:
     """Forward and backward statistics per layer over `trials` random networks of this architecture, with theory.
 
     Weights N(0, sigma_w2 / N) (sigma_w2 from `init`, default xavier: 1), biases N(0, sigma_b2). `norm` batch|layer
     before (`position` pre) or after (post) the activation; `residual` alpha with `beta` (default sqrt(q_l)) and
     `branch` 1|2; `inputs` 2 with `correlation` c: two inputs of correlation c through each network.
+    `guard`: refuse a run over `cost`'s limits (the command's default; --yes turns it off).
     """
     activation = activations.get(act, alpha) if isinstance(act, str) else act
     if isinstance(depth, bool) or not 1 <= depth <= 10_000:
@@ -383,7 +405,7 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
     if inputs not in (1, 2):
         raise GradsimError(f"give 1 or 2 inputs, got {inputs}", option="--inputs")
     residual = _number(residual, "--residual", 0.0, 1e3)
-    beta = _number(beta, "--residual-beta", 0.0, 1e6, open_lo=True)
+    beta = _number(beta, "--residual-beta", MIN_BETA, 1e6)
     if beta is not None and residual is None:
         raise GradsimError("--residual-beta scales a residual branch: give --residual ALPHA too", option="--residual-beta")
     if residual is not None and norm is not None:
@@ -416,7 +438,8 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
         raise GradsimError(f"trials must be a whole number from 1 to 10,000,000, got {trials}", option="--trials")
     arch = Arch(activation, int(depth), int(width), w2, b2, norm, position, int(batch), residual, beta, int(branch),
                 correlation)
-    th = theory(arch)
+    cost.check(cost.signal_cost(arch.depth, arch.width, arch.batch, trials), allow=not guard)
+    th = _bounded(arch)
     sums = Sums(arch.depth, trials)
     for t, child in enumerate(children(np.random.SeedSequence(seed), trials)):
         run_trial(arch, th, child, sums, t)

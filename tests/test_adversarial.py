@@ -60,6 +60,46 @@ def invocations() -> list[tuple[str, ...]]:
 
 CASES = invocations()
 
+#: Options that a command's defaults never reach (the generated corpus above runs them alone, so e.g. ensemble's
+#: --residual at width 1 stops at --width): the corpus again on top of a small run that switches each path on.
+#: Every option named must exist, so a renamed one fails here rather than silently leaving the corpus.
+CONTEXTS = [
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--forward"), "*"),
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--norm", "batch", "--batch", "4"),
+     ("norm_position", "batch", "sigma_w2", "sigma_b2", "act", "depth", "width")),
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--norm", "layer"),
+     ("norm_position", "sigma_w2", "sigma_b2", "act")),
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--residual", "0.5"),
+     ("residual", "residual_beta", "branch", "sigma_w2", "sigma_b2", "act", "depth")),
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--inputs", "2"), ("correlation",)),
+    ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5"), "*"),
+    ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5", "--optimizer", "adam"),
+     ("beta1", "beta2", "adam_eps", "lr", "dropout", "act")),
+    ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5", "--optimizer", "momentum"), ("momentum", "lr")),
+    ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5", "--act", "selu"), ("dropout", "lr")),
+    ("rnn", ("--cell", "lstm", "--steps", "20"), ("forget_bias", "gate_weight", "steps", "act", "h0", "target")),
+    ("rnn", ("--units", "4", "--steps", "5"), ("radius", "init", "input_weight", "bias", "act", "steps", "input")),
+    ("rnn", ("--surface", "--grid", "5", "--epochs", "3"),
+     ("w_range", "b_range", "grid", "clip_mode", "clip_threshold", "lr", "epochs", "weight", "bias", "target",
+      "steps", "act")),
+    ("rnn", ("--train", "--steps", "5", "--epochs", "2"),
+     ("clip_mode", "clip_threshold", "lr", "epochs", "units", "radius", "steps", "act")),
+]
+
+
+def context_invocations() -> list[tuple[str, ...]]:
+    cases = []
+    for command, base, names in CONTEXTS:
+        known = {o.name: o for o in options(command)}
+        assert names == "*" or set(names) <= set(known), set(names) - set(known)
+        for name in known if names == "*" else names:
+            option = known[name]
+            cases += [(command, *base, max(option.opts, key=len), value) for value in corpus(option)]
+    return cases
+
+
+CONTEXT_CASES = context_invocations()
+
 
 def check(run: Run, args: tuple[str, ...], fmt: str = "json") -> int:
     """Run once; assert the contract for exit 0 and exit 2; return the exit code."""
@@ -103,6 +143,11 @@ def test_the_corpus_is_large_enough():
 
 @pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a)[:60])
 def test_bad_or_extreme_invocation(run, args):
+    check(run, args)
+
+
+@pytest.mark.parametrize("args", CONTEXT_CASES, ids=lambda a: " ".join(a)[:80])
+def test_bad_or_extreme_value_where_the_option_is_used(run, args):
     check(run, args)
 
 

@@ -137,3 +137,17 @@ def test_table_sizes_states_and_factors_below_float64_with_their_signs(run):
     row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["1", "1"])
     for shown, want in ((row[2], h1), (row[3], factor1)):  # mpf: float() of 1e-331 would be 0
         assert abs(mp.mpf(shown) / want - 1) < 1e-3, (shown, want)
+
+
+def test_a_training_too_long_is_refused_before_the_forward_run(run, monkeypatch):
+    """At 256 units the forward run takes seconds; the --epochs refusal must not wait for it."""
+    import importlib
+
+    core = importlib.import_module("gradsim.rnn")  # the module (gradsim.rnn as an attribute is the API function)
+
+    def forward_run(*args, **kwargs):
+        raise AssertionError("the forward run started before the training budget was checked")
+
+    monkeypatch.setattr(core, "run_recurrent", forward_run)
+    run.usage_error("rnn", "--train", "--units", "256", "--steps", "23", "--epochs", "400", "--clip-mode", "norm",
+                    option="--epochs")

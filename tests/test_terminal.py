@@ -25,12 +25,39 @@ def numbers(text: str) -> set[str]:
 @pytest.mark.parametrize("width", [60, 80, 100])
 def test_every_number_is_whole_in_a_narrow_terminal(run, command, width):
     """Each line fits the terminal (so the terminal never wraps a number) and every number of the wide view is there."""
-    wide = run(command, env={"NO_COLOR": "1", "COLUMNS": "1000"}).stdout
-    narrow = run(command, env={"NO_COLOR": "1", "COLUMNS": str(width)}).stdout
+    assert_whole(run, (command,), width)
+
+
+def assert_whole(run, args, width: int) -> None:
+    wide = run(*args, env={"NO_COLOR": "1", "COLUMNS": "1000"}).stdout
+    narrow = run(*args, env={"NO_COLOR": "1", "COLUMNS": str(width)}).stdout
     assert max(len(line) for line in narrow.splitlines()) <= width, narrow
     # a number of the wide view is a whole token of the narrow one (not cut into two tokens)
     missing = {n for n in numbers(wide) if n not in numbers(narrow)}
     assert not missing, (missing, narrow)
+
+
+#: The option-heavy tables of issues 12, 13, 15 and 16 (the defaults above do not reach them).
+OPTION_RUNS = [
+    ("train", "--act", "sigmoid,relu,elu", "--data", "synthetic", "--epochs", "3"),
+    ("train", "--optimizer", "adam", "--dropout", "0.2", "--data", "synthetic", "--epochs", "2"),
+    ("ensemble", "--width", "64", "--depth", "20", "--norm", "batch", "--batch", "32", "--trials", "4"),
+    ("ensemble", "--width", "32", "--depth", "12", "--residual", "0.5", "--branch", "2", "--trials", "4"),
+    ("ensemble", "--width", "32", "--depth", "12", "--inputs", "2", "--correlation", "0.5", "--trials", "4"),
+    ("ensemble", "--width", "32", "--depth", "12", "--forward", "--trials", "4"),
+    ("phase", "--act", "swish"),
+    ("acts", "--act", "all"),
+    ("rnn", "--surface"),
+    ("rnn", "--train", "--steps", "10", "--epochs", "5"),
+    ("rnn", "--cell", "lstm"),
+    ("rnn", "--units", "8", "--steps", "20"),
+]
+
+
+@pytest.mark.parametrize("args", OPTION_RUNS, ids=" ".join)
+@pytest.mark.parametrize("width", [60, 80])
+def test_every_number_is_whole_with_the_new_options(run, args, width):
+    assert_whole(run, args, width)
 
 
 def test_fold_keeps_the_first_column_in_every_part_and_every_cell_once():

@@ -200,10 +200,13 @@ def ensemble(
                                    " --input and --target are for the plain ensemble", option="--input")
             if sigma_w is not None or sigma_b is not None:
                 raise GradsimError("give --sigma-w2 / --sigma-b2 with the signal statistics", option="--sigma-w")
+            if threads is not None:
+                raise GradsimError("the signal statistics run in one thread (BLAS may use more); --threads is for "
+                                   "the plain ensemble", option="--threads")
         ensemble_signal.run(fmt, plot, depth=depth, width=width, act=act, alpha=alpha, init=init, sigma_w2=sigma_w2,
                             sigma_b2=sigma_b2 or 0.0, norm=norm, position=norm_position, batch=batch,
                             residual=residual, beta=residual_beta, branch=branch, inputs=inputs,
-                            correlation=correlation, trials=trials, seed=seed)
+                            correlation=correlation, trials=trials, seed=seed, guard=not yes)
         return
     with usage_errors():
         cost.check(cost.ensemble_cost(depth, width, default_trials(depth, width) if trials is None else trials,

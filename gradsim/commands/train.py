@@ -9,7 +9,9 @@ import typer
 
 from .. import activations, render, training
 from ..cost import check as check_cost, train_cost
+from ..datasets import is_npz
 from ..errors import GradsimError
+from ..npzdata import npz_shape
 from ..options import AlphaOpt, AnimatedPlotOpt, FormatOpt, SeedOpt, YesOpt, acts_option, finite, positive, progress, usage_errors
 from ..regions import PIECEWISE_LINEAR
 from ..training import Epoch, TrainResult
@@ -374,7 +376,9 @@ def train(
                               features=len((features or "x1,x2").split(",")) if features != "all" else 7, classes=2,
                               measured=201 * 201)
         else:
-            work = train_cost(training.parse_hidden(hidden), n_epochs, runs=runs)
+            shape = npz_shape(data) if is_npz(data) else None  # a user's file: its size, not the digits'
+            size = dict(zip(("n_examples", "features", "classes"), shape)) if shape else {}
+            work = train_cost(training.parse_hidden(hidden), n_epochs, runs=runs, **size)
         check_cost(work, yes)
     with usage_errors(), progress("epochs") as tick:
         gif = _frames(plot, frames, data, epochs)
