@@ -54,3 +54,14 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("gradsim", derandomize=True, database=None, print_blob=True)
 _hypothesis_settings.load_profile("gradsim")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every pyplot figure a test left open (tests that read a figure back keep it; matplotlib warns past 20)."""
+    yield
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
