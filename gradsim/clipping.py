@@ -51,6 +51,14 @@ def _check_threshold(t: float, option: str = "--threshold", name: str = "the thr
         raise GradsimError(f"{name} must be a finite number > 0, got {t}{why}", option=option)
 
 
+def check_clipped_step(lr: float, threshold: float) -> None:
+    """A descent step lr * clip(g, threshold) of a training loop: both finite and > 0 (--lr, --clip-threshold)."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise GradsimError(f"the threshold must be a finite number > 0, got {threshold}", option="--clip-threshold")
+
+
 def l2_norm(g: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
     """||g||_2 as max|g| * ||g / max|g|||_2 (no overflow for finite g); inf if g holds inf, nan if nan."""
     a = np.abs(np.asarray(g, dtype=float))

@@ -137,12 +137,9 @@ def _range(value: str | Sequence[float] | None, default: tuple[float, float], op
 
 
 def check_descent(lr: float, steps: int, threshold: float) -> None:
-    if not (math.isfinite(lr) and lr > 0):
-        raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
+    clipping.check_clipped_step(lr, threshold)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_DESCENT:
         raise GradsimError(f"give a whole number from 1 to {MAX_DESCENT:,}, got {steps}", option="--epochs")
-    if not (math.isfinite(threshold) and threshold > 0):
-        raise GradsimError(f"the threshold must be a finite number > 0, got {threshold}", option="--clip-threshold")
 
 
 def surface(act: Activation, x: np.ndarray, u: float, h0: float, target: float, start: tuple[float, float],

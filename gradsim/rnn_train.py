@@ -123,12 +123,9 @@ def _run(act: Activation, p0: list[np.ndarray], x: np.ndarray, y: np.ndarray, h0
 def check_training(steps: int, units: int, lr: float, epochs: int, threshold: float, modes: Sequence[str]) -> int:
     """Refuse settings `train` cannot run (before any work: the caller checks them ahead of the forward run, which
     at 256 units takes seconds); return the number of runs (unclipped and each mode)."""
-    if not (math.isfinite(lr) and lr > 0):
-        raise GradsimError(f"the learning rate must be a finite number > 0, got {lr}", option="--lr")
+    clipping.check_clipped_step(lr, threshold)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= MAX_EPOCHS:
         raise GradsimError(f"give a whole number from 1 to {MAX_EPOCHS:,}, got {epochs}", option="--epochs")
-    if not (math.isfinite(threshold) and threshold > 0):
-        raise GradsimError(f"the threshold must be a finite number > 0, got {threshold}", option="--clip-threshold")
     runs_n = len(modes) + 1
     if steps * epochs * runs_n * max(1, units // 16) > MAX_WORK:
         raise GradsimError(f"{steps} steps x {epochs} epochs x {runs_n} runs is too long a training; "
