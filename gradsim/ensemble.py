@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import activations, meanfield
+from . import activations, meanfield, running
 from .init import init_sigma_w2
 from .activations import Activation
 from .chain import LN10, REGIME_LOG10
@@ -304,23 +304,28 @@ class Net:
 
 
 Record = Callable[[int, np.ndarray], None]
+#: forward(l, h_l, a_l): the pre-activations and activations of layer l (0-based) as the forward pass makes them.
+Forward = Callable[[int, np.ndarray, np.ndarray], None]
 #: The chain's backward pass and statistics take BLOCK_CELLS values (BLOCK_CELLS / trials layers) at a time.
 BLOCK_CELLS = 2**17
 
 
-def chain_pass(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], None], record: Record) -> None:
+def chain_pass(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], None], record: Record,
+               forward: Forward | None = None) -> None:
     """Width 1, n trials at once: weights w of shape (depth, n) (overwritten); bias(l, out) writes b_l into out.
 
     Calls record(l, ln) with ln |delta| of layers l, l + 1, ... (rows of ln), from the last layer to the first
     (l 0-based). In log space: ln |delta_l| = ln |delta_(l+1)| + ln |w_(l+1) f'(h_l)|, and ln |w f'(h)| is
-    taken as ln |w| + ln |f'(h)| where w f'(h) under- or overflows, so every depth is exact.
+    taken as ln |w| + ln |f'(h)| where w f'(h) under- or overflows, so every depth is exact. `forward`, if
+    given, sees each layer's h and f(h).
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        _chain_forward(net, w, bias)
+        _chain_forward(net, w, bias, forward)
         _chain_backward(w, record)
 
 
-def _chain_forward(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], None]) -> None:
+def _chain_forward(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], None],
+                   forward: Forward | None) -> None:
     """The forward pass; row l of w becomes ln |w_(l+1) f'(h_l)| once w_l is used (the last: ln |delta_L|)."""
     act, (depth, n) = net.act, w.shape
     h, product = np.empty(n), np.empty(n)
@@ -329,9 +334,14 @@ def _chain_forward(net: Net, w: np.ndarray, bias: Callable[[int, np.ndarray], No
         bias(layer, h)
         h += np.multiply(w[layer], a, out=product)
         if layer == depth - 1:
-            w[layer] = act.log_dact(h) + np.log(np.abs(act.f(h) - net.target))
+            a = act.f(h)
+            if forward is not None:
+                forward(layer, h, a)
+            w[layer] = act.log_dact(h) + np.log(np.abs(a - net.target))
             return
         a, dact = act.value_and_dact(h)
+        if forward is not None:
+            forward(layer, h, a)
         gain = np.multiply(dact, w[layer + 1], out=w[layer])
         np.abs(gain, out=gain)
         np.log(gain, out=gain)
@@ -373,19 +383,20 @@ def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wide_pass(net: Net, x: np.ndarray, layer: Callable[[int, bool], tuple[np.ndarray, np.ndarray | None]],
-              record: Record, keep: bool = True) -> None:
+              record: Record, keep: bool = True, forward: Forward | None = None) -> None:
     """Width N, n trials at once from inputs x (n, N); layer(l, True) gives W_l (n, N, N) and b_l (n, N).
 
     Calls record(l, ln ||delta_l||) from the last layer to the first; delta is renormalised at every layer
     (its log length carried apart), so depth cannot under- or overflow it. Without `keep` the backward pass
-    asks layer(l, False) for W_l again instead of keeping every W_l from the forward pass.
+    asks layer(l, False) for W_l again instead of keeping every W_l from the forward pass. `forward`, if given,
+    sees each layer's h_l and f(h_l), shape (n, N).
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        _wide_pass(net, x, layer, record, keep)
+        _wide_pass(net, x, layer, record, keep, forward)
 
 
 def _wide_pass(net: Net, x: np.ndarray, layer: Callable[[int, bool], tuple[np.ndarray, np.ndarray | None]],
-               record: Record, keep: bool) -> None:
+               record: Record, keep: bool, forward: Forward | None) -> None:
     act, a, h, kept = net.act, x, [], {}
     for index in range(net.depth):
         w, b = layer(index, True)
@@ -393,6 +404,8 @@ def _wide_pass(net: Net, x: np.ndarray, layer: Callable[[int, bool], tuple[np.nd
         if keep and index:
             kept[index] = w
         a = act.f(h[-1])
+        if forward is not None:
+            forward(index, h[-1], a)
     unit, ln = _unit(act.dact(h[-1]) * (a - net.target))
     record(net.depth - 1, ln[None, :])
     for index in range(net.depth - 2, -1, -1):
@@ -413,9 +426,12 @@ def layer_source(net: Net, seeds: list[np.random.SeedSequence], n: int):
     return layer
 
 
-def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram, keep: bool = True) -> np.ndarray:
+def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram,
+              keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """n trials from one seed: their log magnitudes go into `hist`; returns the (top, sum) pairs of ||delta||^2,
-    shape (2, 1 + batches, depth): the whole chunk, then each of up to BATCHES batches of its trials (in order).
+    shape (2, 1 + batches, depth): the whole chunk, then each of up to BATCHES batches of its trials (in order);
+    and the forward moments, shape (2, 2, depth): the (mean, M2) pairs (`gradsim.running`) of h_l and of
+    f(h_l), each over the chunk's n x width values.
 
     Width 1 draws all weights (depth, n), then the biases layer by layer: the order of
     `standard_normal((2, depth, n))`, so a chunk of one trial draws what `chain.vanish` draws from that seed.
@@ -423,6 +439,11 @@ def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram
     sums = np.zeros((2, net.depth))
     groups = np.array_split(np.arange(n), min(BATCHES, n))  # batches of trials for the bootstrap
     batches = np.zeros((2, len(groups), net.depth))
+    moments = np.full((2, 2, net.depth), math.nan)
+
+    def forward(layer: int, h: np.ndarray, a: np.ndarray) -> None:
+        moments[:, 0, layer] = running.part(h)
+        moments[:, 1, layer] = running.part(a)
 
     def record(first: int, ln: np.ndarray) -> None:
         clean, top = hist.add(first, ln)
@@ -448,12 +469,12 @@ def run_chunk(net: Net, seed: np.random.SeedSequence, n: int, hist: LogHistogram
                 if net.sigma_b != 1.0:
                     out *= net.sigma_b
 
-            chain_pass(net, w, bias, record)
+            chain_pass(net, w, bias, record, forward)
         else:
             seeds = children(seed, net.depth + 1)
             x = np.random.default_rng(seeds[0]).standard_normal((n, net.width))
-            wide_pass(net, x, layer_source(net, seeds[1:], n), record, keep)
-    return np.concatenate([sums[:, None, :], batches], axis=1)
+            wide_pass(net, x, layer_source(net, seeds[1:], n), record, keep, forward)
+    return np.concatenate([sums[:, None, :], batches], axis=1), moments
 
 
 # ---------------------------------------------------------------- many chunks on all cores
@@ -470,12 +491,14 @@ def weight_bytes(net: Net) -> int:
 
 
 def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
-             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray, tuple]:
+             progress: Callable[[int, int], None] | None = None) -> tuple[LogHistogram, np.ndarray, tuple, np.ndarray]:
     """Run `trials` trials in chunks of `chunk`, chunk i from child i of SeedSequence(seed), on `threads` threads.
 
     Each thread takes the next chunk as it gets free and fills its own histogram (integer counts: any order gives
     the same); the (top, sum) pairs of each chunk are merged here in chunk order: the result does not depend on
-    `threads`. Also returns each batch's (top, sum) pairs (2, batches, depth) and trial counts, in chunk order. progress(done, total) is called from this thread a few times a second.
+    `threads`. Also returns each batch's (top, sum) pairs (2, batches, depth) and trial counts, in chunk order,
+    and the forward moments (2, 2, depth) of all trials, merged in chunk order. progress(done, total) is called
+    from this thread a few times a second.
     """
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # here: 4 ms off every start-up
 
@@ -494,9 +517,9 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
             if i is None:
                 break
             n = min(chunk, trials - i * chunk)
-            chunk_sums = run_chunk(net, _child(root, i), n, hist, keep)
+            chunk_sums, moments = run_chunk(net, _child(root, i), n, hist, keep)
             with lock:
-                ordered.add(i, chunk_sums, n)
+                ordered.add(i, chunk_sums, moments, n, net.width)
                 done[0] += n
         return hist
 
@@ -516,7 +539,8 @@ def simulate(net: Net, trials: int, seed: int, threads: int, chunk: int,
     hist = results[0]
     for other in results[1:]:
         hist.merge(other)
-    return hist, ordered.total, (np.concatenate(ordered.batches, axis=1), np.concatenate(ordered.counts))
+    batches = (np.concatenate(ordered.batches, axis=1), np.concatenate(ordered.counts))
+    return hist, ordered.total, batches, ordered.moments
 
 
 def batch_sizes(n: int) -> list[int]:
@@ -527,21 +551,26 @@ def batch_sizes(n: int) -> list[int]:
 
 
 class _InOrder:
-    """Merges each chunk's (top, sum) pairs in chunk order as they arrive; holds only those that came early.
+    """Merges each chunk's (top, sum) pairs and forward moments in chunk order as they arrive; holds only those
+    that came early.
 
-    A chunk's sums are (2, 1 + batches, depth): the whole chunk first, then each batch (for the bootstrap)."""
+    A chunk's sums are (2, 1 + batches, depth): the whole chunk first, then each batch (for the bootstrap); its
+    moments are (mean, M2) pairs (2, 2, depth), `values` values per layer so far."""
 
     def __init__(self) -> None:
-        self.early: dict[int, tuple[np.ndarray, int]] = {}
-        self.next, self.total = 0, None
+        self.early: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.next, self.total, self.moments, self.values = 0, None, None, 0
         self.batches: list[np.ndarray] = []
         self.counts: list[list[int]] = []
 
-    def add(self, i: int, sums: np.ndarray, n: int) -> None:
-        self.early[i] = (sums, n)
+    def add(self, i: int, sums: np.ndarray, moments: np.ndarray, n: int, width: int) -> None:
+        """Chunk i: its sums and moments over n trials of `width` units."""
+        self.early[i] = (sums, moments, n)
         while self.next in self.early:
-            s, size = self.early.pop(self.next)
+            s, m, size = self.early.pop(self.next)
             self.total = s[:, 0] if self.total is None else merge_square_sums(self.total, s[:, 0])
+            self.moments = m if self.moments is None else running.merge(self.values, self.moments, size * width, m)
+            self.values += size * width
             self.batches.append(s[:, 1:])
             self.counts.append(batch_sizes(size))
             self.next += 1
@@ -588,6 +617,20 @@ class EnsembleResult:
     log10_mean_sq_exact: np.ndarray | None = None  # width 1: exact log10 E[delta_l^2] (gradsim.chainmoments)
     exact_factor: float | None = None  # the fit of `fit_factor` to the exact mean squares
     measured_factor_interval: tuple[float, float] | None = None  # bootstrap 95% interval of measured_factor
+    # forward statistics per layer over trials and units (NaN where a forward pass overflowed)
+    pre_mean: np.ndarray | None = None  # mean of h_l
+    pre_var: np.ndarray | None = None  # variance of h_l
+    act_mean: np.ndarray | None = None  # mean of f(h_l)
+    act_var: np.ndarray | None = None  # variance of f(h_l)
+    q_theory: np.ndarray | None = None  # the mean field's E h_l^2: q_1 from the input, then the length map
+
+    @property
+    def pre_q(self) -> np.ndarray | None:
+        """The measured mean of h_l^2, beside q_theory."""
+        if self.pre_mean is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.pre_var + self.pre_mean**2
 
     @property
     def log10_grad_rms(self) -> np.ndarray:
@@ -737,14 +780,15 @@ def ensemble(depth: int = 50, width: int = 1, act: str = "sigmoid", alpha: float
                            f"{activation.range_text()}; got {target}", option="--target")
     net = Net(activation, depth, width, *w_scale, *b_scale, init == "orthogonal", x, float(target))
     chunk = chunk_trials(net) if chunk is None else _whole(chunk, "chunk", 1, MAX_TRIALS, "--chunk")
-    hist, sums, batches = simulate(net, trials, seed, threads, chunk, progress)
-    return summarise(net, hist, sums, trials, seed, chunk, init, batches)
+    hist, sums, batches, moments = simulate(net, trials, seed, threads, chunk, progress)
+    return summarise(net, hist, sums, trials, seed, chunk, init, batches, moments)
 
 
 def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed: int, chunk: int,
-              init: str, batches: tuple | None = None) -> EnsembleResult:
+              init: str, batches: tuple | None = None, moments: np.ndarray | None = None) -> EnsembleResult:
     """The result of a run from its histogram and mean squares: percentiles, fit, theory, verdicts; at width 1
-    (Gaussian weights, depth <= EXACT_MAX_DEPTH) the exact mean squares too."""
+    (Gaussian weights, depth <= EXACT_MAX_DEPTH) the exact mean squares too; the forward statistics from the
+    (mean, M2) pairs of h_l and f(h_l) (`run_chunk`)."""
     p5, p50, p95 = hist.percentiles(PERCENTILES)
     mean_sq = log10_mean_squares(hist, sums, trials)
     factor, intercept = fit_factor(mean_sq)
@@ -759,6 +803,12 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
 
         exact = exact_log10_mean_squares(net.act, net.depth, w2, b2, net.input, net.target)
         exact = None if np.any(np.isnan(exact)) else exact
+    forward = {}
+    if moments is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = running.variance(trials * net.width, moments)
+        forward = dict(pre_mean=moments[0, 0], pre_var=var[0], act_mean=moments[0, 1], act_var=var[1],
+                       q_theory=meanfield.q_trajectory(net.act, net.depth, w2, b2, q1))
     return EnsembleResult(
         activation=net.act.name, alpha=net.act.alpha, init=init, depth=net.depth, width=net.width, trials=trials,
         seed=seed, sigma_w=net.sigma_w, sigma_w2=w2, sigma_b=net.sigma_b, sigma_b2=b2, input=net.input,
@@ -771,4 +821,4 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         theory_verdict=regime(chi, net.depth), far_fraction=np.add(*hist.far_counts) / trials,
         far_precision=hist.far_precision, log10_mean_sq_exact=exact,
         exact_factor=None if exact is None else fit_factor(exact)[0],
-        measured_factor_interval=None if batches is None else factor_interval(*batches, seed))
+        measured_factor_interval=None if batches is None else factor_interval(*batches, seed), **forward)

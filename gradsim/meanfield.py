@@ -120,6 +120,24 @@ def length_map(act: ActLike, q: float, sigma_w2: float, sigma_b2: float) -> floa
     return float(length_maps(act, q, sigma_w2, sigma_b2))
 
 
+def q_trajectory(act: ActLike, depth: int, sigma_w2: float, sigma_b2: float, q1: float) -> Array:
+    """q_1 = q1, q_(l+1) = L(q_l): the mean field's E h_l^2 for layers 1..depth (inf once q passes Q_MAX)."""
+    act = as_activation(act)
+    _check(sigma_w2, sigma_b2)
+    q = np.empty(depth)
+    q[0] = q1 if q1 <= Q_MAX else math.inf
+    for layer in range(1, depth):
+        if not math.isfinite(q[layer - 1]):
+            q[layer:] = math.inf
+            break
+        step = float(length_maps(act, q[layer - 1], sigma_w2, sigma_b2))
+        q[layer] = step if step <= Q_MAX else math.inf
+        if step == q[layer - 1]:  # a fixed point of the rounded map: it stays
+            q[layer:] = step
+            break
+    return q
+
+
 def _bisect_point(lo: Array, hi: Array) -> Array:
     """The midpoint of [lo, hi]; the geometric one when the bracket spans more than a factor 4 above 0."""
     with np.errstate(invalid="ignore", over="ignore"):

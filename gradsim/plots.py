@@ -651,10 +651,39 @@ def clip_figure(result):
     return fig
 
 
+def _ensemble_forward(ax, result, layers) -> None:
+    """Forward panel: the measured mean square of h_l beside the length map's q_l, and f(h_l)'s mean and variance."""
+    with np.errstate(invalid="ignore"):
+        q, theory, mean, var = (np.where(np.isfinite(v), v, np.nan) for v in
+                                (result.pre_q, result.q_theory, result.act_mean, result.act_var))
+    marker = dict(ms=3) if result.depth <= 60 else dict(ms=0)
+    ax.plot(layers, q, "o-" if result.depth > 60 else "o", color="tab:orange", **marker,
+            label=r"measured mean $h_l^2$")
+    ax.plot(layers, theory, "--", color="black", lw=1.2, label=r"mean field $q_l$ (length map)")
+    ax.plot(layers, var, "s-" if result.depth > 60 else "s", mfc="none", color="tab:green", **marker,
+            label=r"measured Var $f(h_l)$")
+    ax.plot(layers, mean, "x-" if result.depth > 60 else "x", color="tab:purple", **marker,
+            label=r"measured mean $f(h_l)$")
+    positive = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (q, theory, var)])
+    if positive.size and positive.max() / positive.min() > 100:  # else a linear axis reads best
+        ax.set_yscale("symlog", linthresh=float(max(positive.min(), 1e-300)))
+    ax.set_xlabel("layer l")
+    ax.set_ylabel("forward statistic")
+    ax.set_title("forward: the signal")
+    ax.grid(True, alpha=0.3)
+    legend_below(ax, fontsize=9)
+
+
 def ensemble_figure(result):
-    """The 5-95% band and the median of ||delta_l|| against layer l, the RMS gradient and chi1's theory line."""
+    """The 5-95% band and the median of ||delta_l|| against layer l, the RMS gradient and chi1's theory line;
+    beside it (when the run measured them) the forward statistics and the length map's q_l."""
     layers = np.arange(1, result.depth + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    forward = result.pre_mean is not None
+    if forward:
+        fig, (ax_f, ax) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw=dict(width_ratios=(2, 3)))
+        _ensemble_forward(ax_f, result, layers)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
     with np.errstate(invalid="ignore"):
         shown = [np.where(np.isfinite(v), v, np.nan) for v in
                  (result.log10_grad_p5, result.log10_grad_p50, result.log10_grad_p95, result.log10_grad_rms,
@@ -670,9 +699,16 @@ def ensemble_figure(result):
     log_axis(ax)
     ax.set_xlabel("layer l (1 = first, nearest the input)")
     ax.set_ylabel(r"$\|\partial C/\partial h_l\|$ (log scale)")
-    ax.set_title(f"{result.activation}, width {result.width}, depth {result.depth}, {result.trials:,} trials,"
-                 f" $\\sigma_w^2$ = {result.sigma_w2:.3g}, $\\sigma_b^2$ = {result.sigma_b2:.3g}: {result.verdict}")
+    title = (f"{result.activation}, width {result.width}, depth {result.depth}, {result.trials:,} trials,"
+             f" $\\sigma_w^2$ = {result.sigma_w2:.3g}, $\\sigma_b^2$ = {result.sigma_b2:.3g}")
+    if forward:
+        ax.set_title(f"backward: {result.verdict}")
+        fig.suptitle(title)
+    else:
+        ax.set_title(f"{title}: {result.verdict}")
     ax.grid(True, alpha=0.3)
     legend_below(ax, fontsize=9)
+    for axis in fig.axes:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no layer 2.5
     fig.tight_layout()
     return fig

@@ -82,6 +82,8 @@ def _notes(r: EnsembleResult) -> list[str]:
         if interval is not None and not interval[0] <= r.exact_factor <= interval[1]:
             lines.append("            The sample cannot decide: the exact factor is outside its interval; at width 1")
             lines.append("            the mean of ||delta||^2 is heavy-tailed, carried by trials too rare to sample.")
+    if r.pre_mean is not None:
+        lines += _forward_notes(r)
     within = f"x{render.num(10**r.resolution, 4)}" if r.resolution < 300 else f"{render.num(r.resolution, 3)} decades"
     lines.append(f"percentiles: from a histogram of log10 ||delta|| with bins of {render.num(2 * r.resolution, 3)}"
                  f" decades (within {within}).")
@@ -98,11 +100,37 @@ def _notes(r: EnsembleResult) -> list[str]:
     return lines
 
 
+def _forward_notes(r: EnsembleResult) -> list[str]:
+    """The last layer's forward statistics beside the length map, and a word where the two part."""
+    last, L = r.depth - 1, r.depth
+    measured, theory = r.pre_q[last], r.q_theory[last]
+    lines = [f"forward:    mean h^2 at layer {L}: {render.num(measured)} measured, {render.num(theory)} from the"
+             f" length map (q_1 = {render.num(r.q_theory[0])});",
+             f"            mean f(h) {render.num(r.act_mean[last])}, Var f(h) {render.num(r.act_var[last])};"
+             " every layer in JSON and CSV."]
+    if math.isfinite(measured) and math.isfinite(theory) and theory > 0 and measured > 0:
+        ratio = measured / theory
+        if not 0.5 <= ratio <= 2.0:
+            lines.append(f"            They differ x{render.num(max(ratio, 1 / ratio), 3)}: the length map assumes wide"
+                         " layers (Gaussian h);")
+            lines.append(f"            at depth/width {render.num(L / r.width, 3)} the mean of h^2 is carried by rare"
+                         " trials.")
+    return lines
+
+
 def shown_layers(depth: int, rows: int = TABLE_ROWS) -> list[int]:
     """0-based layers a table shows: all of a shallow net, evenly spaced ones (first and last) of a deep one."""
     if depth <= rows:
         return list(range(depth))
     return sorted({int(round(v)) for v in np.linspace(0, depth - 1, rows)})
+
+
+def _forward_row(r: EnsembleResult, j: int) -> dict:
+    """Layer j's forward statistics (measured over trials and units) and the length map's q."""
+    if r.pre_mean is None:
+        return {}
+    return dict(pre_mean=r.pre_mean[j], pre_var=r.pre_var[j], pre_q=r.pre_q[j], q_theory=r.q_theory[j],
+                act_mean=r.act_mean[j], act_var=r.act_var[j])
 
 
 def layer_rows(r: EnsembleResult) -> list[dict]:
@@ -111,7 +139,8 @@ def layer_rows(r: EnsembleResult) -> list[dict]:
                  log10_grad_p95=r.log10_grad_p95[j], log10_grad_rms=r.log10_grad_rms[j],
                  log10_mean_sq=r.log10_mean_sq[j], log10_grad_theory=r.log10_grad_theory[j],
                  zero_fraction=r.zero_fraction[j], overflow_fraction=r.overflow_fraction[j],
-                 **({} if r.log10_mean_sq_exact is None else {"log10_mean_sq_exact": r.log10_mean_sq_exact[j]}))
+                 **({} if r.log10_mean_sq_exact is None else {"log10_mean_sq_exact": r.log10_mean_sq_exact[j]}),
+                 **_forward_row(r, j))
             for j in range(r.depth)]
 
 
@@ -134,7 +163,7 @@ def report(r: EnsembleResult) -> render.Report:
     data = dict(activation=r.activation, alpha=r.alpha, init=r.init, depth=r.depth, width=r.width,
                 trials=r.trials, seed=r.seed, chunk=r.chunk, sigma_w=r.sigma_w, sigma_b=r.sigma_b,
                 sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, input=r.input, target=r.target, chi1=r.chi1,
-                q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor,
+                q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor, theory_factor=r.chi1,
                 measured_depth_scale=r.measured_depth_scale, verdict=r.verdict, theory_verdict=r.theory_verdict,
                 percentile_resolution=r.resolution,
                 measured_factor_interval=None if r.measured_factor_interval is None else list(r.measured_factor_interval),
@@ -168,7 +197,7 @@ def ensemble(
     batch: Annotated[Optional[int], typer.Option("--batch", min=1, help="Examples per network (default 256 with --norm batch, else 1).")] = None,
     inputs: Annotated[int, typer.Option("--inputs", min=1, max=2, help="2: two inputs of correlation --correlation through each network, their correlation per layer beside the c-map.")] = 1,
     correlation: Annotated[Optional[float], typer.Option("--correlation", metavar="C", help="Correlation of the two inputs, in [-1, 1]; --inputs 2 needs it.")] = None,
-    forward: Annotated[bool, typer.Option("--forward", help="Forward statistics per layer (mean, variance, q beside the length map) of a plain wide MLP; implied by the options above.")] = False,
+    forward: Annotated[bool, typer.Option("--forward", help="A table of the forward statistics per layer (mean, variance, q beside the length map) of a plain wide MLP, run on a batch with a random-direction cost; implied by the options above. Without it they are in JSON, CSV and the plot.")] = False,
     fmt: FormatOpt = "table",
     plot: PlotOpt = None,
     yes: YesOpt = False,
@@ -181,11 +210,14 @@ def ensemble(
     Verdict: vanishing (exploding) when the RMS gradient of layer 1 is over 10 x smaller (larger) than that of
     layer L, else critical; measured from the fit, and from chi1.
 
+    Forward: the mean and variance of h_l and f(h_l) per layer, and the mean of h_l^2 beside the length map
+    q_(l+1) = sigma_w^2 E[f(sqrt(q_l) z)^2] + sigma_b^2 (JSON, CSV, and the plot's left panel).
+
     Example: gradsim ensemble --depth 100 --trials 100000
 
     Example: gradsim ensemble --width 64 --depth 30 --act tanh --sigma-w2 1.5 --sigma-b2 0.05 --plot band.png
 
-    With --forward, --residual, --norm or --inputs 2 (width >= 2): forward statistics per layer beside the mean
+    With --forward, --residual, --norm or --inputs 2 (width >= 2): a table of forward statistics beside the mean
     field's q_l, and the gradient of the cost sum r * out (r ~ N(0, I)) beside its per-layer theory.
 
     Example: gradsim ensemble --width 128 --depth 20 --act relu --init he --norm batch --batch 32 --trials 4
