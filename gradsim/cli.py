@@ -104,13 +104,16 @@ def _main(
 def main() -> None:
     """Console-script entry point.
 
-    A failure to write standard output (closed, a full disk) is one line on stderr and exit 2, no traceback;
+    A failure to write standard output (closed, a full disk) is one line on stderr and exit 2, no traceback
+    (with stderr closed, `2>&-`, the exit codes stay those of a usage error, 2, and of success, 0);
     a reader that stops early (`gradsim vanish --depth 1000 | head`) ends the run quietly with exit 1, as rich
     and Python's own advice on SIGPIPE do.
     """
     import os
     import sys
 
+    if not _usable_stderr():  # `2>&-`: messages go nowhere, the exit codes still hold
+        sys.stderr = open(os.devnull, "w")
     if not os.environ.get("TERMINAL_WIDTH", "0").strip().isdigit():  # typer reads it with int(): abc would crash
         del os.environ["TERMINAL_WIDTH"]
     if os.environ.get("NO_COLOR"):  # typer's own error panels and help honour NO_COLOR too: no styles at all
@@ -126,6 +129,26 @@ def main() -> None:
             print(f"Error: {e}", file=sys.stderr)
         _quiet_stdout()
         sys.exit(1 if e.broken_pipe else 2)
+
+
+def _usable_stderr() -> bool:
+    """Whether stderr can be written: with descriptor 2 closed Python keeps a stream on it (or None), and the
+    descriptor may even be some file opened read-only since (a launcher's script)."""
+    import os
+    import sys
+
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # None, or a stream without a descriptor (pytest): as it is
+        return sys.stderr is not None
+    try:
+        import fcntl
+
+        return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+    except ImportError:  # not on a Unix: trust it
+        return True
+    except OSError:  # closed
+        return False
 
 
 def _quiet_stdout() -> None:

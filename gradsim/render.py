@@ -262,7 +262,30 @@ def print_tables(report: Report, stream: TextIO) -> None:
                 console.print(plain_text(f"\n{part.title}", ascii), markup=False)
             console.print(_rich_table(part, ascii))
     for line in report.notes:
-        console.print(plain_text(line, ascii), markup=False)
+        for part in wrap_note(plain_text(line, ascii), console.width):
+            console.print(part, markup=False)
+
+
+#: A note's label ("measured:   ", "far tail: ") is at most this long; its wrapped lines start under the text after it.
+NOTE_LABEL = 16
+
+
+def wrap_note(line: str, width: int) -> list[str]:
+    """`line` folded at spaces to `width`, continuation lines indented as far as its leading spaces or its short
+    label: "measured:   mean ... fit over layers" wraps with "1-19" under "mean". Numbers are never split."""
+    import re
+    import textwrap
+
+    if len(line) <= width:
+        return [line]
+    lead = re.match(r"( +)\S|([^:]{1,%d}: +)\S" % (NOTE_LABEL - 2), line)
+    indent = len(lead.group(1) or lead.group(2)) if lead else 0
+    if indent > width // 3:
+        indent = 0
+    glued = line.replace(" = ", "\0=\0")  # "q_0 = 1" stays on one line
+    parts = textwrap.wrap(glued, width, subsequent_indent=" " * indent, break_long_words=False,
+                          break_on_hyphens=False, drop_whitespace=True) or [glued]
+    return [part.replace("\0", " ") for part in parts]
 
 
 def write_csv(report: Report, stream: TextIO) -> None:

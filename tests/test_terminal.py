@@ -103,6 +103,23 @@ def test_a_closed_stdout_is_one_line_on_stderr():
     assert result.stderr.strip() == "Error: standard output is closed"
 
 
+def _reopen_read_only_as_stderr() -> None:
+    """Close descriptor 2 and let a read-only file take it, as a launcher script can (pyenv's shims)."""
+    os.close(2)
+    os.open(sys.executable, os.O_RDONLY)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file descriptors")
+@pytest.mark.parametrize("closing", [lambda: os.close(2), _reopen_read_only_as_stderr], ids=["closed", "read-only"])
+@pytest.mark.parametrize("args, code", [(("vanish", "--depth", "x"), 2), (("vanish", "--depth", "3"), 0),
+                                        (("ensemble", "--trials", "0"), 2)])
+def test_without_a_usable_stderr_the_exit_codes_hold(args, code, closing):
+    result = subprocess.run([sys.executable, "-m", "gradsim", *args], stdout=subprocess.PIPE, text=True,
+                            env=os.environ, preexec_fn=closing)
+    assert result.returncode == code
+    assert (result.stdout != "") == (code == 0)
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_a_full_disk_on_stdout_is_one_line_on_stderr(fmt):
