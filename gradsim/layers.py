@@ -12,6 +12,8 @@ kernel map beside their apply function):
   the gradient by the standard deviation it removed and projects out two directions (the mean and y itself).
 - `Residual`: s_(l+1) = s_l + alpha branch(s_l / beta_l), branch 1 = W f(u) + b, branch 2 = W2 f(W1 f(u) + b1) + b2
   (Yang & Schoenholz 2017; Brock, De & Smith 2021 with beta_l = sqrt(q_l), the expected std of s_l).
+- `NormResidual`: s_(l+1) = s_l + alpha (W f(Norm(s_l)) + b), or W Norm(f(s_l)) + b (He et al. 2016's
+  pre-activation block; branch 2 twice), its mean field on the stream's mean square and batch variance.
 
 `bn_relu_factor` is the closed form of the per-layer growth of the mean squared gradient in a wide relu network
 with BatchNorm over a batch of B (Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz, ICLR 2019; derived here).
@@ -142,13 +144,20 @@ def bn_relu_terms(batch: int) -> tuple[float, float]:
     if batch <= 3:
         return math.inf, math.nan
     b = float(batch)
+    k2, s2 = _sphere_relu_moments(batch)
+    a = 0.5 - (s2 - b / 2.0) / (b * (b - 1.0))
+    trace = b / 2.0 - 1.5 + k2 / b**2 + s2 / b**2
+    return b / ((b - 3.0) * a * (b - 1.0)) * trace, a
+
+
+def _sphere_relu_moments(batch: int) -> tuple[float, float]:
+    """(E k^2, E S^2) for y uniform on BatchNorm's sphere of B coordinates: k the number of positive y_b, S their sum."""
+    b = float(batch)
     rho = -1.0 / (b - 1.0)
     asin = math.asin(rho)
     k2 = b / 2.0 + b * (b - 1.0) * (0.25 + asin / (2.0 * math.pi))
     s2 = 0.25 * (b + b * (b - 1.0) * (2.0 / math.pi) * (math.sqrt(1.0 - rho * rho) + rho * asin))
-    a = 0.5 - (s2 - b / 2.0) / (b * (b - 1.0))
-    trace = b / 2.0 - 1.5 + k2 / b**2 + s2 / b**2
-    return b / ((b - 3.0) * a * (b - 1.0)) * trace, a
+    return k2, s2
 
 
 def norm_factor(act: Activation, kind: str, position: str, sigma_w2: float, sigma_b2: float,
@@ -176,14 +185,20 @@ def norm_factor(act: Activation, kind: str, position: str, sigma_w2: float, sigm
         return sigma_w2 * unit.dact_square(1.0) / q
     if kind == "layer":
         return sigma_w2 * unit.dact_square(q) / unit.variance(q)
+    return sigma_w2 * post_ratio(act, sigma_w2, sigma_b2)
+
+
+def post_ratio(act: Activation, spread: float, channel: float) -> float:
+    """E_m[E_z f'(m + sqrt(spread) z)^2 / Var_z f(m + sqrt(spread) z)], m ~ N(0, channel): what BatchNorm after f
+    multiplies the gradient's mean square by, per unit of batch variance `spread` and squared channel mean `channel`."""
     z, w = normal_rule()
-    shift = math.sqrt(sigma_b2) * z[:, None] if sigma_b2 > 0 else np.zeros((1, 1))
-    x = shift + math.sqrt(sigma_w2) * z[None, :]
+    shift = math.sqrt(channel) * z[:, None] if channel > 0 else np.zeros((1, 1))
+    x = shift + math.sqrt(spread) * z[None, :]
     with np.errstate(over="ignore", under="ignore"):
         f, d = act.f(x), act.dact(x)
     mean = f @ w
     ratio = (d * d @ w) / np.maximum(f * f @ w - mean * mean, 1e-300)
-    return float(sigma_w2 * (ratio @ w if sigma_b2 > 0 else ratio[0]))
+    return float(ratio @ w if channel > 0 else ratio[0])
 
 
 # ---------------------------------------------------------------- residual blocks
@@ -221,3 +236,69 @@ class Residual:
         """E||dC/ds_l||^2 / E||dC/ds_(l+1)||^2 = 1 + alpha^2 chi_branch(q_l / beta_l^2) / beta_l^2: the identity path
         plus the branch, cross term zero in mean (Yang & Schoenholz 2017's gradient recursion)."""
         return 1.0 + self.alpha**2 * self.branch_chi(q / beta**2) / beta**2
+
+
+# ---------------------------------------------------------------- residual blocks with a normalised branch
+@dataclass(frozen=True)
+class NormResidual:
+    """s_(l+1) = s_l + alpha branch(s_l) with the branch normalised, He et al.'s (2016) pre-activation block:
+    branch 1 = W f(Norm(u)) + b (position pre) or W Norm(f(u)) + b (post); branch 2 applies it twice.
+
+    The mean field tracks (q, V): q = E s^2 over units and examples, V the scale of s's covariance over the batch
+    per unit once its batch mean is removed (x ~ N(0, I): q_0 = V_0 = 1). Each branch layer adds
+    sigma_w2 E u^2 + sigma_b2 to q and sigma_w2 (E f^2 - E f_b f_b') to V (biases only move channel means), u the
+    layer's normalised input to W. On the way back the identity passes the gradient unchanged and the branch adds
+    alpha^2 chi_branch, chi of a layer being sigma_w2 E f'^2 / V_in for BatchNorm before f (relu at batch B:
+    sigma_w2 lambda(B) a(B) / V_in, the finite-batch closed form of `bn_relu_factor`), sigma_w2 E f'(z)^2 / q_in for
+    LayerNorm before f, and the large-batch `post_ratio` (BatchNorm) or E f'^2 / Var f at q_in (LayerNorm) after f.
+    """
+
+    act: Activation
+    alpha: float
+    branch: int
+    dense: Dense
+    kind: str  # "batch" or "layer"
+    position: str  # "pre" or "post"
+    batch: int
+
+    def _unit_moments(self) -> tuple[float, float, float]:
+        """(E f(y)^2, E f(y_b) f(y_b'), E f'(y)^2) for y the normalised input of f (position pre)."""
+        unit = Nonlinearity(self.act)
+        if self.kind == "batch" and self.act.name == "relu" and self.batch > 3:
+            lam, a = bn_relu_terms(self.batch)
+            return 0.5, 0.5 - a, lam * a  # the chi numerator: lambda(B) a(B) in place of E f'^2 (finite batch)
+        mean = float(expect(self.act.f, 1.0))
+        return unit.mean_square(1.0), mean * mean, unit.dact_square(1.0)
+
+    def _layer(self, q_in: float, v_in: float) -> tuple[float, float, float]:
+        """(mean square, batch-variance scale, chi) of one branch layer's output W u + b for input (q_in, v_in)."""
+        w2, b2 = self.dense.sigma_w2, self.dense.sigma_b2
+        if self.position == "pre":
+            square, cross, slope = self._unit_moments()
+            scale = v_in if self.kind == "batch" else q_in
+            chi = w2 * slope / scale if scale > 0 else math.inf
+            return w2 * square + b2, w2 * (square - cross), chi
+        unit = Nonlinearity(self.act)
+        if self.kind == "batch":
+            chi = w2 * post_ratio(self.act, v_in, max(q_in - v_in, 0.0))
+            return w2 + b2, w2 * self.batch / max(self.batch - 1, 1), chi
+        variance = unit.variance(q_in)
+        chi = w2 * unit.dact_square(q_in) / variance if variance > 0 else math.inf
+        return w2 + b2, w2, chi
+
+    def branch_moments(self, q: float, v: float) -> tuple[float, float, float]:
+        """(E branch^2, its batch-variance scale, chi_branch) for a stream of (q, V)."""
+        chi = 1.0
+        for _ in range(self.branch):
+            q, v, step = self._layer(q, v)
+            chi *= step
+        return q, v, chi
+
+    def next_state(self, q: float, v: float) -> tuple[float, float]:
+        """(q, V) after the block: each adds alpha^2 times the branch's (the branch is independent of s_l)."""
+        bq, bv, _ = self.branch_moments(q, v)
+        return q + self.alpha**2 * bq, v + self.alpha**2 * bv
+
+    def grad_factor(self, q: float, v: float) -> float:
+        """E||dC/ds_l||^2 / E||dC/ds_(l+1)||^2 = 1 + alpha^2 chi_branch at the block's input (q, V)."""
+        return 1.0 + self.alpha**2 * self.branch_moments(q, v)[2]

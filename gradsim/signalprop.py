@@ -30,7 +30,7 @@ from .correlation import c_trajectory
 from .ensemble import children, fit_factor, regime
 from .errors import GradsimError
 from .init import init_sigma_w2
-from .layers import Dense, Nonlinearity, Norm, Residual, norm_factor
+from .layers import Dense, Nonlinearity, Norm, NormResidual, Residual, norm_factor
 
 MAX_BATCH = 65536
 #: Weights of one trial are kept for the backward pass up to this many bytes, else redrawn from their seeds.
@@ -62,10 +62,18 @@ class Arch:
         return Dense(self.width, self.sigma_w2, self.sigma_b2)
 
     @property
-    def residual(self) -> Residual | None:
-        return None if self.alpha is None else Residual(self.act, self.alpha, self.branch, self.dense)
+    def residual(self) -> Residual | NormResidual | None:
+        if self.alpha is None:
+            return None
+        if self.norm is not None:
+            return NormResidual(self.act, self.alpha, self.branch, self.dense, self.norm, self.position, self.batch)
+        return Residual(self.act, self.alpha, self.branch, self.dense)
 
     def describe(self) -> str:
+        if self.alpha is not None and self.norm is not None:
+            name = "BN" if self.norm == "batch" else "LN"
+            inner = f"{self.act.name}({name}(s))" if self.position == "pre" else f"{name}({self.act.name}(s))"
+            return f"residual: s + {self.alpha:g} W {inner} + b, branch depth {self.branch}"
         if self.alpha is not None:
             beta = "sqrt(q_l)" if self.beta is None else f"{self.beta:g}"
             return f"residual: s + {self.alpha:g} branch(s / {beta}), branch depth {self.branch}"
@@ -91,7 +99,14 @@ def theory(arch: Arch) -> Theory:
     unit, dense, L = Nonlinearity(arch.act), arch.dense, arch.depth
     q, factor = np.empty(L), np.full(L, math.nan)
     beta, corr = None, None
-    if arch.alpha is not None:
+    if arch.alpha is not None and arch.norm is not None:
+        block, s, v = arch.residual, 1.0, 1.0  # x ~ N(0, I): mean square 1, batch variance 1 per unit
+        for layer in range(L):
+            if layer:
+                factor[layer - 1] = block.grad_factor(s, v)
+            s, v = block.next_state(s, v)
+            q[layer] = s
+    elif arch.alpha is not None:
         block, beta = arch.residual, np.empty(L)
         s = 1.0  # the input's mean square
         for layer in range(L):
@@ -197,14 +212,15 @@ def run_trial(arch: Arch, th: Theory, seed: np.random.SeedSequence, sums: Sums, 
             if keep:
                 kept[layer] = ws
             if arch.alpha is not None:
-                u = a / th.beta[layer]
-                z, d = f.forward(u)
-                record_act, steps = z, [d]
-                v = Dense.forward(z, *ws[0])
-                if arch.branch == 2:
-                    z2, d2 = f.forward(v)
-                    steps.append(d2)
-                    v = Dense.forward(z2, *ws[1])
+                v = a if norm is not None else a / th.beta[layer]
+                steps, record_act = [], None
+                for w, b in ws:
+                    y, inv_pre = norm.forward(v) if norm and arch.position == "pre" else (v, None)
+                    z, d = f.forward(y)
+                    u, inv_post = norm.forward(z) if norm and arch.position == "post" else (z, None)
+                    record_act = z if record_act is None else record_act
+                    steps.append((y, inv_pre, d, u, inv_post))
+                    v = Dense.forward(u, w, b)
                 a = a + arch.alpha * v
                 cache.append(steps)
                 sums.forward(layer, a, record_act, two)
@@ -224,10 +240,14 @@ def run_trial(arch: Arch, th: Theory, seed: np.random.SeedSequence, sums: Sums, 
                 g, ln = _renorm(g, ln)
                 steps = cache.pop()
                 back = arch.alpha * g
-                if arch.branch == 2:
-                    back = Dense.backward(back, ws[1][0]) * steps[1]
-                back = Dense.backward(back, ws[0][0]) * steps[0]
-                g = g + back / th.beta[layer]
+                for (w, _), (y, inv_pre, d, u, inv_post) in zip(ws[::-1], steps[::-1]):
+                    back = Dense.backward(back, w)
+                    if inv_post is not None:
+                        back = norm.backward(back, u, inv_post)
+                    back = back * d
+                    if inv_pre is not None:
+                        back = norm.backward(back, y, inv_pre)
+                g = g + (back if norm is not None else back / th.beta[layer])
                 continue
             y, inv_pre, d, out, inv_post = cache.pop()
             if inv_post is not None:
@@ -408,9 +428,9 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
     beta = _number(beta, "--residual-beta", MIN_BETA, 1e6)
     if beta is not None and residual is None:
         raise GradsimError("--residual-beta scales a residual branch: give --residual ALPHA too", option="--residual-beta")
-    if residual is not None and norm is not None:
-        raise GradsimError("residual branches with normalisation are not built yet; give one of them",
-                           option="--norm")
+    if residual is not None and norm is not None and beta is not None:
+        raise GradsimError("a normalised branch needs no input scale: leave out --residual-beta with --norm",
+                           option="--residual-beta")
     correlation = _number(correlation, "--correlation", -1.0, 1.0)
     if (correlation is None) != (inputs == 1):
         raise GradsimError("--inputs 2 and --correlation C go together", option="--correlation")

@@ -72,6 +72,8 @@ CONTEXTS = [
     ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--residual", "0.5"),
      ("residual", "residual_beta", "branch", "sigma_w2", "sigma_b2", "act", "depth")),
     ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--inputs", "2"), ("correlation",)),
+    ("ensemble", ("--width", "8", "--depth", "4", "--trials", "2", "--residual", "1", "--norm", "batch", "--batch", "8"),
+     ("norm_position", "branch", "residual", "batch", "sigma_b2")),
     ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5"), "*"),
     ("train", ("--data", "synthetic", "--epochs", "1", "--hidden", "5", "--optimizer", "adam"),
      ("beta1", "beta2", "adam_eps", "lr", "dropout", "act")),

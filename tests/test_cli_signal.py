@@ -58,7 +58,7 @@ def test_same_seed_same_bytes_and_csv(run):
     (("--correlation", "0.5"), "--correlation"),
     (("--inputs", "2", "--correlation", "1.5"), "--correlation"),
     (("--norm", "batch", "--inputs", "2", "--correlation", "0.1"), "--inputs"),
-    (("--residual", "0.5", "--norm", "layer"), "--norm"),
+    (("--residual", "0.5", "--norm", "layer", "--residual-beta", "2"), "--residual-beta"),
     (("--residual-beta", "2"), "--residual-beta"),
     (("--residual", "-1"), "--residual"),
     (("--norm-position", "middle", "--norm", "layer"), "--norm-position"),

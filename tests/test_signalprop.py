@@ -14,7 +14,7 @@ from gradsim.ensemble import children
 from gradsim.layers import bn_relu_factor
 from gradsim.moments import moments
 from gradsim import activations
-from gradsim.signalprop import signal
+from gradsim.signalprop import Arch, signal, theory
 
 
 # ---------------------------------------------------------------- BatchNorm + relu: the rate
@@ -182,3 +182,80 @@ def test_forward_and_backward_agree_with_torch_trial_by_trial(act, norm, positio
     mine = np.stack([r.pre_mean, r.pre_var, r.act_mean, r.act_var, r.chan_sq_mean, r.chan_var], axis=1)
     np.testing.assert_allclose(mine, stats, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(r.log10_mean_sq, grads, rtol=1e-9, atol=1e-10)
+
+
+# ---------------------------------------------------------------- residual blocks with a normalised branch
+def _torch_norm(torch, kind, v, width):
+    if kind == "batch":
+        return torch.nn.functional.batch_norm(v, None, None, training=True, eps=1e-5)
+    return torch.nn.functional.layer_norm(v, (width,), eps=1e-5)
+
+
+def _reference_norm_residual(act, depth, width, batch, w2, b2, norm, position, branch, alpha, seed, torch):
+    """He et al.'s pre-activation blocks s + alpha W f(Norm(s)) + b (or W Norm(f(s)) + b), written here in torch."""
+    f = {"relu": torch.relu, "tanh": torch.tanh}[act]
+    seeds = children(children(np.random.SeedSequence(seed), 1)[0], depth + 1)
+    rng = np.random.default_rng(seeds[0])
+    s = torch.tensor(rng.standard_normal((batch, width)), requires_grad=True)
+    r = torch.tensor(rng.standard_normal((batch, width)))
+    streams, stats = [], []
+    for layer in range(depth):
+        g = np.random.default_rng(seeds[layer + 1])
+        v, first = s, None
+        for _ in range(branch):
+            w = torch.tensor(g.standard_normal((width, width)) * math.sqrt(w2 / width))
+            b = torch.tensor(g.standard_normal(width) * math.sqrt(b2))
+            z = f(_torch_norm(torch, norm, v, width)) if position == "pre" else f(v)
+            first = z if first is None else first
+            u = z if position == "pre" else _torch_norm(torch, norm, z, width)
+            v = u @ w.T + b
+        s = s + alpha * v
+        s.retain_grad()
+        streams.append(s)
+        sd, zd = s.detach(), first.detach()
+        stats.append((sd.mean(), sd.var(unbiased=False), zd.mean(), zd.var(unbiased=False)))
+    (r * s).sum().backward()
+    grads = [float(torch.log10((t.grad ** 2).sum())) for t in streams]
+    return np.array([[float(x) for x in row] for row in stats]), np.array(grads)
+
+
+@pytest.mark.parametrize("act,norm,position,branch", [("relu", "batch", "pre", 1), ("tanh", "layer", "pre", 2),
+                                                       ("relu", "batch", "post", 2), ("tanh", "layer", "post", 1)])
+def test_normalised_residual_blocks_agree_with_torch_trial_by_trial(act, norm, position, branch):
+    torch = pytest.importorskip("torch")
+    depth, width, batch, w2, b2, alpha = 5, 16, 6, 1.7, 0.1, 0.7
+    r = signal(act=act, sigma_w2=w2, sigma_b2=b2, width=width, depth=depth, norm=norm, position=position,
+               batch=batch, residual=alpha, branch=branch, trials=1, seed=12)
+    stats, grads = _reference_norm_residual(act, depth, width, batch, w2, b2, norm, position, branch, alpha, 12, torch)
+    mine = np.stack([r.pre_mean, r.pre_var, r.act_mean, r.act_var], axis=1)
+    np.testing.assert_allclose(mine, stats, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(r.log10_mean_sq, grads, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("act,init,norm,position,branch,b2", [
+    ("relu", "he", "batch", "pre", 1, 0.0), ("relu", "he", "batch", "pre", 2, 0.0),
+    ("relu", "he", "layer", "pre", 1, 0.0), ("tanh", "xavier", "batch", "pre", 1, 0.1),
+    ("relu", "he", "batch", "post", 1, 0.0), ("tanh", "xavier", "layer", "post", 2, 0.1)])
+def test_normalised_residual_stream_and_gradient_follow_the_mean_field(act, init, norm, position, branch, b2):
+    """Width 512, batch 64: the stream's mean square within 4% of the (q, V) recursion at every block, and the
+    fitted per-block factor of the mean squared gradient within 2% of the theory's."""
+    r = signal(act=act, init=init, sigma_b2=b2, width=512, depth=16, norm=norm, position=position, batch=64,
+               residual=1.0, branch=branch, trials=3, seed=13)
+    assert np.all(np.abs(r.pre_q / r.q_theory - 1) < 0.04), r.pre_q / r.q_theory
+    assert r.measured_factor == pytest.approx(r.theory_factor, rel=0.02)
+
+
+def test_a_normalised_residual_stream_grows_linearly_and_its_gradient_polynomially():
+    """BatchNorm + relu, He, alpha 1: q_l = 1 + l exactly (each branch adds sigma_w2 E relu(y)^2 = 1), the batch
+    variance V_l = 1 + 2 a l, and the per-block factor 1 + sigma_w2 lambda a / V_l ~ 1 + lambda / l: the growth
+    over L blocks is a power, ~ L^lambda(B), where the plain BatchNorm net grows by lambda(B)^L."""
+    from gradsim.layers import bn_relu_terms
+
+    th = theory(Arch(activations.get("relu"), 400, 64, 2.0, 0.0, "batch", "pre", 64, 1.0, None, 1, None))
+    assert th.q == pytest.approx(1.0 + np.arange(1, 401), rel=1e-12)
+    lam, a = bn_relu_terms(64)
+    growth = np.cumsum(np.log(th.grad_factor[:-1]))  # ln of the growth over the first L blocks
+    blocks = np.arange(1, 400)
+    power = np.polyfit(np.log(blocks[99:]), growth[99:], 1)[0]
+    assert power == pytest.approx(lam, rel=0.02)
+    assert growth[-1] < 0.1 * 399 * math.log(lam)

@@ -189,8 +189,8 @@ def ensemble(
     trials: Annotated[Optional[int], typer.Option(min=1, max=MAX_TRIALS, help=f"Random networks to draw (default: about {DEFAULT_DRAWS:.0e} / (depth x width^2), from {DEFAULT_TRIALS[0]:,} to {DEFAULT_TRIALS[1]:,}).")] = None,
     seed: SeedOpt = 0,
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="Threads (default: every core). The output is the same for any number.")] = None,
-    residual: Annotated[Optional[float], typer.Option("--residual", metavar="ALPHA", help="Residual blocks s_(l+1) = s_l + ALPHA branch(s_l / beta_l) (Yang & Schoenholz 2017; NF-ResNets). Default none: a plain MLP.")] = None,
-    residual_beta: Annotated[Optional[float], typer.Option("--residual-beta", help="Fixed branch input scale beta (1: the plain residual MLP); default beta_l = sqrt(q_l), the expected std of s_l (NF-ResNets).")] = None,
+    residual: Annotated[Optional[float], typer.Option("--residual", metavar="ALPHA", help="Residual blocks s_(l+1) = s_l + ALPHA branch(s_l / beta_l) (Yang & Schoenholz 2017; NF-ResNets); with --norm the branch is normalised instead, s + ALPHA W f(Norm(s)) + b (He et al. 2016's pre-activation block). Default none: a plain MLP.")] = None,
+    residual_beta: Annotated[Optional[float], typer.Option("--residual-beta", help="Fixed branch input scale beta (1: the plain residual MLP); default beta_l = sqrt(q_l), the expected std of s_l (NF-ResNets). Not with --norm.")] = None,
     branch: Annotated[int, typer.Option("--branch", min=1, max=2, help="Layers per residual branch: 1 (W f(u) + b) or 2 (W2 f(W1 f(u) + b1) + b2).")] = 1,
     norm: Annotated[Optional[str], typer.Option("--norm", metavar="batch|layer", help="BatchNorm (over the batch, per unit) or LayerNorm (over the units, per example); gamma 1, beta 0, eps 1e-5 as PyTorch. Default none.")] = None,
     norm_position: Annotated[str, typer.Option("--norm-position", metavar="pre|post", help="Normalise before (pre) or after (post) the activation.")] = "pre",
@@ -221,6 +221,8 @@ def ensemble(
     field's q_l, and the gradient of the cost sum r * out (r ~ N(0, I)) beside its per-layer theory.
 
     Example: gradsim ensemble --width 128 --depth 20 --act relu --init he --norm batch --batch 32 --trials 4
+
+    Example: gradsim ensemble --width 128 --depth 20 --act relu --init he --norm batch --batch 32 --residual 1 --trials 4
     """
     if forward or residual is not None or norm is not None or inputs == 2 or correlation is not None \
             or batch is not None or residual_beta is not None or branch != 1:

@@ -50,12 +50,20 @@ def _notes(r: SignalResult) -> list[str]:
     if r.theory_factor is not None:
         lines.append(f"mean field: x{render.num(r.theory_factor, 5)} per layer (its per-layer factors, fitted alike):"
                      f" {r.theory_verdict}, {_change(r.theory_factor, depth)}.")
-    if a.norm == "batch" and a.position == "pre" and a.act.name == "relu":
+    bn_relu = a.norm == "batch" and a.position == "pre" and a.act.name == "relu"
+    if a.alpha is not None and a.norm is not None:
+        lines.append("mean field: q_(l+1) = q_l + alpha^2 (sigma_w^2 E u^2 + sigma_b^2), u the branch's normalised input"
+                     " to W; E||delta_l||^2 = (1 + alpha^2 chi_branch) E||delta_(l+1)||^2, chi = sigma_w^2 E f'^2 / V_l"
+                     " before f, V_l the stream's batch variance (LayerNorm: q_l) (gradsim/layers.py NormResidual).")
+        if bn_relu:
+            lines.append(f"            relu after BatchNorm, batch {a.batch}: lambda(B) a(B) in place of E f'^2 (the"
+                         " finite-batch closed form of Yang et al.'s rate, gradsim/layers.py).")
+    elif bn_relu:
         lines.append(f"            BatchNorm + relu, batch {a.batch}: lambda(B) of Yang et al. (ICLR 2019), closed form"
                      " derived in gradsim/layers.py; pi/(pi-1) = 1.4669 only as B -> inf.")
     elif a.norm is not None:
         lines.append("            wide-net, large-batch formula (gradsim/layers.py norm_factor).")
-    if a.alpha is not None:
+    if a.alpha is not None and a.norm is None:
         lines.append("mean field: q_(l+1) = q_l + alpha^2 E branch(s_l/beta_l)^2; E||delta_l||^2 = (1 + alpha^2"
                      " chi_branch / beta_l^2) E||delta_(l+1)||^2 (Yang & Schoenholz 2017; Brock et al. 2021).")
     lines.append("pre: the dense output h_l (residual: the stream s_l); act: f(.); q theory: the length map from"
