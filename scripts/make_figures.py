@@ -41,6 +41,8 @@ FIGURES: dict[str, list[str]] = {
                      "--trials", "8"],
     "spp-residual.png": ["ensemble", "--width", "256", "--depth", "50", "--act", "tanh", "--residual", "0.2",
                          "--batch", "32", "--trials", "8"],
+    "bn-residual.png": ["ensemble", "--width", "512", "--depth", "30", "--act", "relu", "--init", "he", "--norm",
+                        "batch", "--batch", "64", "--residual", "1", "--trials", "4"],
     "bn-explode.png": ["ensemble", "--width", "512", "--depth", "30", "--act", "relu", "--init", "he", "--norm",
                        "batch", "--batch", "64", "--trials", "4"],
     # the decision boundary over the epochs (TF Playground's spiral, Playground's lr 0.03 and batch 10)
