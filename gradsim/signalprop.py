@@ -458,7 +458,8 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
         raise GradsimError(f"trials must be a whole number from 1 to 10,000,000, got {trials}", option="--trials")
     arch = Arch(activation, int(depth), int(width), w2, b2, norm, position, int(batch), residual, beta, int(branch),
                 correlation)
-    cost.check(cost.signal_cost(arch.depth, arch.width, arch.batch, trials), allow=not guard)
+    dense_layers = arch.depth * (arch.branch if arch.alpha is not None else 1)  # a branch of 2 runs 2 per block
+    cost.check(cost.signal_cost(dense_layers, arch.width, arch.batch, trials), allow=not guard)
     th = _bounded(arch)
     sums = Sums(arch.depth, trials)
     for t, child in enumerate(children(np.random.SeedSequence(seed), trials)):
