@@ -70,7 +70,9 @@ def _kernels(act: Activation, centres: np.ndarray, edges: np.ndarray, w2: float,
     safe = np.where(point, 1.0, s)
     u = edges[None, :] / safe[:, None]
     cdf = activations.norm_cdf(u)
-    second = cdf - u * activations.norm_pdf(u)  # int_-inf^u t^2 phi(t) dt
+    tail = np.zeros_like(u)  # u phi(u), 0 at u = +-inf (no inf x 0)
+    np.multiply(u, activations.norm_pdf(u), out=tail, where=np.isfinite(u))
+    second = cdf - tail  # int_-inf^u t^2 phi(t) dt
     m = np.diff(cdf, axis=1)
     w = (w2 * b2 / np.where(point, 1.0, s2))[:, None] * m + (w2 * w2 * a * a / np.where(point, 1.0, s2))[:, None] * \
         np.diff(second, axis=1)
@@ -92,9 +94,10 @@ def exact_log10_mean_squares(act: Activation, depth: int, sigma_w2: float, sigma
     half as many, extrapolated (the error is O(cell^2)); nan everywhere when their difference / 3, the estimated
     error, passes EXACT_TOL decades at any layer.
     """
-    fine = transfer_log10_mean_squares(act, depth, sigma_w2, sigma_b2, x, target, cells)
-    coarse = transfer_log10_mean_squares(act, depth, sigma_w2, sigma_b2, x, target, cells // 2 | 1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        # at astronomical scales the grid's arithmetic overflows into nan, which the comparison below refuses
+        fine = transfer_log10_mean_squares(act, depth, sigma_w2, sigma_b2, x, target, cells)
+        coarse = transfer_log10_mean_squares(act, depth, sigma_w2, sigma_b2, x, target, cells // 2 | 1)
         error = np.abs(fine - coarse) / 3.0
         if np.all(np.isneginf(fine) == np.isneginf(coarse)) and np.all((error <= EXACT_TOL) | np.isneginf(fine)):
             return np.where(np.isneginf(fine), fine, fine + (fine - coarse) / 3.0)

@@ -623,6 +623,8 @@ class EnsembleResult:
     act_mean: np.ndarray | None = None  # mean of f(h_l)
     act_var: np.ndarray | None = None  # variance of f(h_l)
     q_theory: np.ndarray | None = None  # the mean field's E h_l^2: q_1 from the input, then the length map
+    grad_factor_theory: np.ndarray | None = None  # sigma_w^2 E f'(sqrt(q_l) z)^2: delta_(l+1) -> delta_l (last nan)
+    theory_factor: float | None = None  # those factors' line, fitted as measured_factor is
 
     @property
     def pre_q(self) -> np.ndarray | None:
@@ -794,7 +796,9 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
     factor, intercept = fit_factor(mean_sq)
     w2, b2 = net.sigma_w2, net.sigma_b2
     x2 = net.input * net.input if net.width == 1 else 1.0
-    q1 = min(w2 * x2 + b2, meanfield.Q_MAX)  # the first layer's mean squared h (Q_MAX: infinite for theory)
+    with np.errstate(over="ignore"):
+        q_first = w2 * x2 + b2  # the first layer's mean squared h
+    q1 = min(q_first, meanfield.Q_MAX)  # (Q_MAX: infinite for the fixed point)
     chi, q_star = (float(v) for v in meanfield.chi1s(net.act, w2, b2, q1))
     measured_scale = meanfield.depth_scale(factor) if factor is not None else None
     exact = None
@@ -803,12 +807,17 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
 
         exact = exact_log10_mean_squares(net.act, net.depth, w2, b2, net.input, net.target)
         exact = None if np.any(np.isnan(exact)) else exact
-    forward = {}
+    q_theory = meanfield.q_trajectory(net.act, net.depth, w2, b2, q_first)
+    factors = np.append(meanfield.grad_factors(net.act, q_theory[:-1], w2), math.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(factors[:-1])
+    line = np.append(np.cumsum(logs[::-1])[::-1], 0.0)  # log10 E||delta_l||^2 / E||delta_L||^2
+    forward = dict(q_theory=q_theory, grad_factor_theory=factors,
+                   theory_factor=fit_factor(line)[0] if net.depth > 1 else None)
     if moments is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             var = running.variance(trials * net.width, moments)
-        forward = dict(pre_mean=moments[0, 0], pre_var=var[0], act_mean=moments[0, 1], act_var=var[1],
-                       q_theory=meanfield.q_trajectory(net.act, net.depth, w2, b2, q1))
+        forward.update(pre_mean=moments[0, 0], pre_var=var[0], act_mean=moments[0, 1], act_var=var[1])
     return EnsembleResult(
         activation=net.act.name, alpha=net.act.alpha, init=init, depth=net.depth, width=net.width, trials=trials,
         seed=seed, sigma_w=net.sigma_w, sigma_w2=w2, sigma_b=net.sigma_b, sigma_b2=b2, input=net.input,

@@ -121,17 +121,18 @@ def length_map(act: ActLike, q: float, sigma_w2: float, sigma_b2: float) -> floa
 
 
 def q_trajectory(act: ActLike, depth: int, sigma_w2: float, sigma_b2: float, q1: float) -> Array:
-    """q_1 = q1, q_(l+1) = L(q_l): the mean field's E h_l^2 for layers 1..depth (inf once q passes Q_MAX)."""
+    """q_1 = q1, q_(l+1) = L(q_l): the mean field's E h_l^2 for layers 1..depth (inf once it passes float64)."""
     act = as_activation(act)
     _check(sigma_w2, sigma_b2)
     q = np.empty(depth)
-    q[0] = q1 if q1 <= Q_MAX else math.inf
+    q[0] = q1
     for layer in range(1, depth):
         if not math.isfinite(q[layer - 1]):
             q[layer:] = math.inf
             break
-        step = float(length_maps(act, q[layer - 1], sigma_w2, sigma_b2))
-        q[layer] = step if step <= Q_MAX else math.inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            step = float(length_maps(act, q[layer - 1], sigma_w2, sigma_b2))
+        q[layer] = step if not math.isnan(step) else math.inf  # nan: inf x 0 where f^2 overflowed
         if step == q[layer - 1]:  # a fixed point of the rounded map: it stays
             q[layer:] = step
             break
@@ -373,6 +374,14 @@ def dact_limit_square(act: ActLike) -> float:
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         ends = np.asarray(act.dact(np.array([X_INF, -X_INF])), dtype=float)
     return float(np.mean(ends**2))
+
+
+def grad_factors(act: ActLike, q, sigma_w2: float) -> Array:
+    """sigma_w2 E_z[f'(sqrt(q_l) z)^2] for each q_l: the factor the mean squared gradient takes from layer l + 1 back
+    to layer l while q_l is on its way to q* (chi1 once it is there)."""
+    act = as_activation(act)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return sigma_w2 * expect(_square_dact(act), np.asarray(q, dtype=float))
 
 
 def chi1s(act: ActLike, sigma_w2, sigma_b2, q0: float = 1.0) -> tuple[Array, Array]:

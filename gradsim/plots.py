@@ -652,23 +652,29 @@ def clip_figure(result):
 
 
 def _ensemble_forward(ax, result, layers) -> None:
-    """Forward panel: the measured mean square of h_l beside the length map's q_l, and f(h_l)'s mean and variance."""
+    """Forward panel: the measured mean square of h_l beside the length map's q_l, and f(h_l)'s mean and variance;
+    on a log axis (of log10 values, so any float64 value has a place) when they span more than a factor 100."""
     with np.errstate(invalid="ignore"):
         q, theory, mean, var = (np.where(np.isfinite(v), v, np.nan) for v in
                                 (result.pre_q, result.q_theory, result.act_mean, result.act_var))
-    marker = dict(ms=3) if result.depth <= 60 else dict(ms=0)
-    ax.plot(layers, q, "o-" if result.depth > 60 else "o", color="tab:orange", **marker,
-            label=r"measured mean $h_l^2$")
+    positive = np.concatenate([np.abs(v[np.isfinite(v) & (v != 0)]) for v in (q, theory, var, mean)])
+    wide = bool(positive.size) and positive.max() / positive.min() > 100  # else a linear axis reads best
+    mean_label = r"measured mean $f(h_l)$"
+    if wide:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q, theory, var, mean = (np.where(v > 0, np.log10(v), np.nan) for v in (q, theory, var, mean))
+        mean_label += " (where > 0)"
+    dots = result.depth <= 60
+    style = dict(ms=3 if dots else 0)
+    ax.plot(layers, q, "o" if dots else "o-", color="tab:orange", label=r"measured mean $h_l^2$", **style)
     ax.plot(layers, theory, "--", color="black", lw=1.2, label=r"mean field $q_l$ (length map)")
-    ax.plot(layers, var, "s-" if result.depth > 60 else "s", mfc="none", color="tab:green", **marker,
-            label=r"measured Var $f(h_l)$")
-    ax.plot(layers, mean, "x-" if result.depth > 60 else "x", color="tab:purple", **marker,
-            label=r"measured mean $f(h_l)$")
-    positive = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (q, theory, var)])
-    if positive.size and positive.max() / positive.min() > 100:  # else a linear axis reads best
-        ax.set_yscale("symlog", linthresh=float(max(positive.min(), 1e-300)))
+    ax.plot(layers, var, "s" if dots else "s-", mfc="none", color="tab:green", label=r"measured Var $f(h_l)$",
+            **style)
+    ax.plot(layers, mean, "x" if dots else "x-", color="tab:purple", label=mean_label, **style)
+    if wide:
+        log_axis(ax)
     ax.set_xlabel("layer l")
-    ax.set_ylabel("forward statistic")
+    ax.set_ylabel("forward statistic" + (" (log scale)" if wide else ""))
     ax.set_title("forward: the signal")
     ax.grid(True, alpha=0.3)
     legend_below(ax, fontsize=9)
@@ -709,6 +715,7 @@ def ensemble_figure(result):
     ax.grid(True, alpha=0.3)
     legend_below(ax, fontsize=9)
     for axis in fig.axes:
+        axis.set_xlim(0.5, result.depth + 0.5)  # every layer in view, even where only one has a finite value
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no layer 2.5
     fig.tight_layout()
     return fig

@@ -424,7 +424,12 @@ def signal(depth: int = 50, width: int = 256, act: str | Activation = "tanh", al
         raise GradsimError(f"the branch has 1 or 2 layers, got {branch}", option="--branch")
     if inputs not in (1, 2):
         raise GradsimError(f"give 1 or 2 inputs, got {inputs}", option="--inputs")
+    if norm is None and position != "pre":
+        raise GradsimError("--norm-position places a normalisation: give --norm batch|layer too",
+                           option="--norm-position")
     residual = _number(residual, "--residual", 0.0, 1e3)
+    if branch != 1 and residual is None:
+        raise GradsimError("--branch sets the layers of a residual branch: give --residual ALPHA too", option="--branch")
     beta = _number(beta, "--residual-beta", MIN_BETA, 1e6)
     if beta is not None and residual is None:
         raise GradsimError("--residual-beta scales a residual branch: give --residual ALPHA too", option="--residual-beta")

@@ -174,8 +174,36 @@ def test_json_and_csv_carry_the_contract_keys():
     runner = CliRunner()
     result = runner.invoke(app, ["ensemble", "--depth", "4", "--width", "8", "--trials", "20", "-f", "json"])
     data = json.loads(result.stdout)
-    assert data["theory_factor"] == data["chi1"]
+    assert data["architecture"] == "plain MLP" and data["theory_factor"] is not None
     for key in ("pre_mean", "pre_var", "pre_q", "act_mean", "act_var", "q_theory"):
         assert all(math.isfinite(layer[key]) for layer in data["layers"])
     csv = runner.invoke(app, ["ensemble", "--depth", "4", "--trials", "20", "-f", "csv"]).stdout.splitlines()
     assert {"pre_mean", "act_var", "q_theory"} <= set(csv[0].split(","))
+
+
+def test_per_layer_theory_factors_match_mpmath_along_q_and_are_fitted_as_measured():
+    """grad_factor_theory_l = sigma_w^2 E f'(sqrt(q_l) z)^2 at the length map's q_l; theory_factor is the slope of their
+    product, fitted over the same layers (1..L-1) as measured_factor."""
+    r = ensemble(depth=8, width=32, act="tanh", sigma_w2=1.5, sigma_b2=0.05, trials=4, seed=0)
+    for layer in (0, 3, 6):
+        s = mp.sqrt(r.q_theory[layer])
+        e = mp.quad(lambda z: (1 / mp.cosh(s * z)) ** 4 * mp.npdf(z), [-mp.inf, -1, 0, 1, mp.inf])
+        assert r.grad_factor_theory[layer] == pytest.approx(float(1.5 * e), rel=1e-10)
+    assert math.isnan(r.grad_factor_theory[-1])
+    steps = np.append(np.cumsum(np.log10(r.grad_factor_theory[:-1])[::-1])[::-1], 0.0)[:-1]
+    slope = np.polyfit(np.arange(1, 8), steps, 1)[0]
+    assert r.theory_factor == pytest.approx(10 ** -slope, rel=1e-12)
+
+
+def test_the_first_layers_q_is_not_clamped():
+    r = ensemble(depth=2, act="relu", sigma_w=1e120, sigma_b=0.0, trials=50)
+    assert r.q_theory[0] == pytest.approx(1e240) and math.isinf(r.q_theory[1])
+
+
+def test_a_gap_in_a_relu_chain_is_put_down_to_rare_trials_not_to_the_theory():
+    """relu's length map is exact in the mean at width 1 (E relu(h)^2 = E h^2 / 2 for symmetric h)."""
+    result = CliRunner().invoke(app, ["ensemble", "--act", "relu", "--init", "he", "--depth", "50", "--trials",
+                                      "20000"], env={"COLUMNS": "200"})
+    text = " ".join(result.stdout.split())
+    assert "exact in the mean here" in text and "rare trials" in text
+    assert "the length map assumes wide layers" not in text

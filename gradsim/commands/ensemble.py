@@ -74,6 +74,9 @@ def _notes(r: EnsembleResult) -> list[str]:
         f"            {_change(r.chi1, r.depth)};",
         f"            depth scale -1/ln chi1 = {_scale(r.depth_scale)}.",
     ]
+    if r.theory_factor is not None:
+        lines.append(f"            along q_l (sigma_w^2 E[f'(sqrt(q_l) z)^2] per layer): x{render.num(r.theory_factor)},"
+                     " fitted as measured.")
     if r.width == 1:
         lines.append("            (the mean field assumes wide layers: at width 1 it is a guide, not a prediction.)")
     if r.log10_mean_sq_exact is not None and r.exact_factor is not None:
@@ -100,21 +103,31 @@ def _notes(r: EnsembleResult) -> list[str]:
     return lines
 
 
+#: Activations with f(c h) = c f(h) for c > 0: E f(h)^2 = k E h^2 for any symmetric h, so the length map is exact
+#: in the mean at any width.
+HOMOGENEOUS = ("relu", "leaky-relu", "prelu", "linear")
+
+
+def _figure(value: float) -> str:
+    return render.num(value) if math.isfinite(value) else "beyond float64"
+
+
 def _forward_notes(r: EnsembleResult) -> list[str]:
     """The last layer's forward statistics beside the length map, and a word where the two part."""
     last, L = r.depth - 1, r.depth
     measured, theory = r.pre_q[last], r.q_theory[last]
-    lines = [f"forward:    mean h^2 at layer {L}: {render.num(measured)} measured, {render.num(theory)} from the"
-             f" length map (q_1 = {render.num(r.q_theory[0])});",
-             f"            mean f(h) {render.num(r.act_mean[last])}, Var f(h) {render.num(r.act_var[last])};"
+    lines = [f"forward:    mean h^2 at layer {L}: {_figure(measured)} measured, {_figure(theory)} from the"
+             f" length map (q_1 = {_figure(r.q_theory[0])});",
+             f"            mean f(h) {_figure(r.act_mean[last])}, Var f(h) {_figure(r.act_var[last])};"
              " every layer in JSON and CSV."]
     if math.isfinite(measured) and math.isfinite(theory) and theory > 0 and measured > 0:
         ratio = measured / theory
         if not 0.5 <= ratio <= 2.0:
-            lines.append(f"            They differ x{render.num(max(ratio, 1 / ratio), 3)}: the length map assumes wide"
-                         " layers (Gaussian h);")
-            lines.append(f"            at depth/width {render.num(L / r.width, 3)} the mean of h^2 is carried by rare"
-                         " trials.")
+            why = ("the length map is exact in the mean here (f(c h) = c f(h)), but" if r.activation in HOMOGENEOUS
+                   else "the length map assumes wide layers (Gaussian h), and")
+            lines.append(f"            They differ x{render.num(max(ratio, 1 / ratio), 3)}: {why} in a deep narrow net"
+                         f" (depth {L}, width {r.width}) the mean of h^2 is carried by rare trials that a sample"
+                         " of this size seldom draws.")
     return lines
 
 
@@ -130,7 +143,7 @@ def _forward_row(r: EnsembleResult, j: int) -> dict:
     if r.pre_mean is None:
         return {}
     return dict(pre_mean=r.pre_mean[j], pre_var=r.pre_var[j], pre_q=r.pre_q[j], q_theory=r.q_theory[j],
-                act_mean=r.act_mean[j], act_var=r.act_var[j])
+                act_mean=r.act_mean[j], act_var=r.act_var[j], grad_factor_theory=r.grad_factor_theory[j])
 
 
 def layer_rows(r: EnsembleResult) -> list[dict]:
@@ -161,9 +174,10 @@ def report(r: EnsembleResult) -> render.Report:
         rows.append(row + ([f"{100 * r.zero_fraction[j]:.3g}%"] if zeros else []))
     layers = layer_rows(r)
     data = dict(activation=r.activation, alpha=r.alpha, init=r.init, depth=r.depth, width=r.width,
+                architecture="chain" if r.width == 1 else "plain MLP", cost="||a_L - target||^2 / 2",
                 trials=r.trials, seed=r.seed, chunk=r.chunk, sigma_w=r.sigma_w, sigma_b=r.sigma_b,
                 sigma_w2=r.sigma_w2, sigma_b2=r.sigma_b2, input=r.input, target=r.target, chi1=r.chi1,
-                q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor, theory_factor=r.chi1,
+                q_star=r.q_star, depth_scale=r.depth_scale, measured_factor=r.measured_factor, theory_factor=r.theory_factor,
                 measured_depth_scale=r.measured_depth_scale, verdict=r.verdict, theory_verdict=r.theory_verdict,
                 percentile_resolution=r.resolution,
                 measured_factor_interval=None if r.measured_factor_interval is None else list(r.measured_factor_interval),
@@ -224,6 +238,13 @@ def ensemble(
 
     Example: gradsim ensemble --width 128 --depth 20 --act relu --init he --norm batch --batch 32 --residual 1 --trials 4
     """
+    with usage_errors():
+        if norm is None and norm_position.strip().lower() != "pre":
+            raise GradsimError("--norm-position places a normalisation: give --norm batch|layer too",
+                               option="--norm-position")
+        if branch != 1 and residual is None:
+            raise GradsimError("--branch sets the layers of a residual branch: give --residual ALPHA too",
+                               option="--branch")
     if forward or residual is not None or norm is not None or inputs == 2 or correlation is not None \
             or batch is not None or residual_beta is not None or branch != 1:
         from . import ensemble_signal

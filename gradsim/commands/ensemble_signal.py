@@ -62,7 +62,8 @@ def _notes(r: SignalResult) -> list[str]:
         lines.append(f"            BatchNorm + relu, batch {a.batch}: lambda(B) of Yang et al. (ICLR 2019), closed form"
                      " derived in gradsim/layers.py; pi/(pi-1) = 1.4669 only as B -> inf.")
     elif a.norm is not None:
-        lines.append("            wide-net, large-batch formula (gradsim/layers.py norm_factor).")
+        lines.append("            wide-net" + (", large-batch" if a.norm == "batch" else "")
+                     + " formula (gradsim/layers.py norm_factor).")
     if a.alpha is not None and a.norm is None:
         lines.append("mean field: q_(l+1) = q_l + alpha^2 E branch(s_l/beta_l)^2; E||delta_l||^2 = (1 + alpha^2"
                      " chi_branch / beta_l^2) E||delta_(l+1)||^2 (Yang & Schoenholz 2017; Brock et al. 2021).")
