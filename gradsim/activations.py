@@ -35,6 +35,9 @@ _LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
 #: Beyond |x| = HUGE, x phi(x) and x u' sigma(-2u) meet inf * 0: f' is taken as its limit, 1 or 0.
 HUGE = 1e100
+#: f(c x) = c f(x) for c > 0: for symmetric x, E f(x)^2 = k E x^2, and the correlation map does not depend on the
+#: scale of its inputs.
+POSITIVELY_HOMOGENEOUS = ("relu", "leaky-relu", "prelu", "linear")
 
 
 def _arr(x) -> Array:

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import Activation
+from .activations import POSITIVELY_HOMOGENEOUS, Activation
 from .meanfield import chi1s, depth_scale, normal_rule, solve_bracketed
 
 Rule = tuple[np.ndarray, np.ndarray]
@@ -106,11 +106,21 @@ def length_slope(act: Activation, q: float, sigma_w2: float) -> float:
         return float(sigma_w2 * (act.f(math.sqrt(q) * z) ** 2 * (z * z - 1.0)) @ w / (2.0 * q))
 
 
+def scale_free_q(act: Activation, q):
+    """q, or 1 where q* is 0 or infinite and f is positively homogeneous: its c-map is the same at every q, so c* and
+    chi_c are defined even where the length has vanished or diverged (relu at xavier: c* = 1, chi_c = 1/2)."""
+    q = np.asarray(q, dtype=float)
+    if act.name not in POSITIVELY_HOMOGENEOUS:
+        return q
+    return np.where(np.isfinite(q) & (q > 0), q, 1.0)
+
+
 def c_stars(act: Activation, sigma_w2, sigma_b2, q_star, chi1, rule: Rule | None = None,
             rtol: float = 1e-13) -> np.ndarray:
     """The stable fixed point of the c-map at q*: 1 where chi1 <= 1, the root in [0, 1) of c_map(c) - c where chi1 > 1
     (c_map(0) - c >= 0 there: E f(u1) f(u2) = (E f)^2 at c = 0); nan where q* is 0 or infinite."""
     w2, b2, q, chi = (np.array(v, dtype=float).ravel() for v in np.broadcast_arrays(sigma_w2, sigma_b2, q_star, chi1))
+    q = scale_free_q(act, q)
     out = np.where(np.isfinite(q) & (q > 0), 1.0, np.nan)
     solve = np.flatnonzero(np.isfinite(q) & (q > 0) & (chi > 1.0))
     if solve.size:
@@ -150,8 +160,8 @@ def correlation_point(act: Activation, sigma_w2: float, sigma_b2: float) -> Corr
     c = float(c_stars(act, sigma_w2, sigma_b2, q, chi))
     if not math.isfinite(c):
         return CorrelationPoint(q, chi, math.nan, math.nan, math.nan, math.nan)
-    x = float(chi_c(act, c, q, sigma_w2)) if c < 1.0 else chi
-    slope = length_slope(act, q, sigma_w2)
+    x = float(chi_c(act, c, float(scale_free_q(act, q)), sigma_w2)) if c < 1.0 else chi
+    slope = length_slope(act, float(scale_free_q(act, q)), sigma_w2)
     return CorrelationPoint(q, chi, c, x, depth_scale(x), depth_scale(slope) if slope > 0 else 0.0)
 
 
@@ -186,6 +196,6 @@ def phase_correlation(act: Activation, phase) -> CorrelationGrid:
     chi = np.array(phase.chi1, dtype=float)
     below = np.isfinite(c) & (c < 1.0)
     if np.any(below):
-        chi[below] = chi_c(act, c[below], phase.q_star[below], w2[below], rule)
+        chi[below] = chi_c(act, c[below], scale_free_q(act, phase.q_star[below]), w2[below], rule)
     chi[~np.isfinite(c)] = np.nan
     return CorrelationGrid(c, chi, [correlation_point(act, p.sigma_w2, 0.0) for p in phase.inits])

@@ -132,3 +132,14 @@ def test_phase_grid_c_star_agrees_with_the_fine_rule():
             if np.isfinite(grid.c_star[i, j]) and grid.c_star[i, j] < 1:
                 fine = correlation_point(act, result.sigma_w2[j], result.sigma_b2[i])
                 assert grid.c_star[i, j] == pytest.approx(fine.c_star, abs=3e-3)  # the coarse rule
+
+
+def test_relu_at_a_vanishing_length_still_has_its_scale_free_c_map():
+    """relu at sigma_w^2 = 1, sigma_b^2 = 0: q* = 0, but relu's c-map is the same at every q: c* = 1, chi_c = chi1 =
+    1/2 and L'(q) = 1/2 (closed forms), not nan; tanh there has no defined c* (its map depends on q)."""
+    from gradsim.correlation import correlation_point
+
+    p = correlation_point(activations.get("relu"), 1.0, 0.0)
+    assert p.q_star == 0 and p.c_star == 1.0
+    assert p.chi_c == pytest.approx(0.5, rel=1e-12) and p.xi_q == pytest.approx(-1 / math.log(0.5), rel=1e-12)
+    assert math.isnan(correlation_point(activations.get("tanh"), 1.0, 0.0).c_star)

@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from .. import cost, render
+from ..activations import POSITIVELY_HOMOGENEOUS  # the length map is exact in the mean for them
 from ..init import INITS
 from ..ensemble import DEFAULT_DRAWS, DEFAULT_TRIALS, FAR_LOG10, MAX_DEPTH, MAX_THREADS, MAX_TRIALS, MAX_WIDTH
 from ..ensemble import EnsembleResult
@@ -103,11 +104,6 @@ def _notes(r: EnsembleResult) -> list[str]:
     return lines
 
 
-#: Activations with f(c h) = c f(h) for c > 0: E f(h)^2 = k E h^2 for any symmetric h, so the length map is exact
-#: in the mean at any width.
-HOMOGENEOUS = ("relu", "leaky-relu", "prelu", "linear")
-
-
 def _figure(value: float) -> str:
     return render.num(value) if math.isfinite(value) else "beyond float64"
 
@@ -123,7 +119,7 @@ def _forward_notes(r: EnsembleResult) -> list[str]:
     if math.isfinite(measured) and math.isfinite(theory) and theory > 0 and measured > 0:
         ratio = measured / theory
         if not 0.5 <= ratio <= 2.0:
-            why = ("the length map is exact in the mean here (f(c h) = c f(h)), but" if r.activation in HOMOGENEOUS
+            why = ("the length map is exact in the mean here (f(c h) = c f(h)), but" if r.activation in POSITIVELY_HOMOGENEOUS
                    else "the length map assumes wide layers (Gaussian h), and")
             lines.append(f"            They differ x{render.num(max(ratio, 1 / ratio), 3)}: {why} in a deep narrow net"
                          f" (depth {L}, width {r.width}) the mean of h^2 is carried by rare trials that a sample"

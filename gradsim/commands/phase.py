@@ -45,6 +45,7 @@ def _notes(r: PhaseResult) -> list[str]:
             "depth scale -1/ln(chi1): layers per factor e (negative: growing; inf: critical).",
             "q* = inf: the length map diverges (relu-like past critical); chi1 is then its limit q -> inf.",
             "c*: fixed point of the correlation map (1: ordered; < 1: chaotic; Schoenholz et al. 2017);",
+            "    nan where q* is 0 or inf and the map depends on q (tanh-like f: no correlation to speak of);",
             "chi_c = sigma_w^2 E[f'(u1) f'(u2)] at c*; xi_c = -1/ln chi_c: layers over which correlations settle."] + [
             "saddle-node: the stable q* meets an unstable fixed point and disappears; basin edge: the unstable fixed "
             "point passes q0 = 1, so the iteration leaves for another root or inf. At both q* jumps, and chi1 jumps "
