@@ -56,8 +56,10 @@ def var_normal(act: Activation, q: float = 1.0) -> float:
 
 
 def mean_uniform(act: Activation) -> float:
-    """E f(u), u ~ U(-1, 1)."""
-    return _paired(act.f, *uniform_rule())
+    """E f(u) = f(0) + E[(f(u) + f(-u)) / 2 - f(0)], u ~ U(-1, 1): about f(0), so a point-symmetric f (sigmoid:
+    f(u) + f(-u) = 1) gives f(0) exactly rather than f(0) and the rule's rounding."""
+    f0 = float(act.f(np.zeros(1))[0])
+    return f0 + _paired(lambda x: np.asarray(act.f(x), dtype=float) - f0, *uniform_rule())
 
 
 def gamma(act: Activation) -> float:
