@@ -657,8 +657,10 @@ def _ensemble_forward(ax, result, layers) -> None:
     with np.errstate(invalid="ignore"):
         q, theory, mean, var = (np.where(np.isfinite(v), v, np.nan) for v in
                                 (result.pre_q, result.q_theory, result.act_mean, result.act_var))
-    positive = np.concatenate([np.abs(v[np.isfinite(v) & (v != 0)]) for v in (q, theory, var, mean)])
-    wide = bool(positive.size) and positive.max() / positive.min() > 100  # else a linear axis reads best
+    # the squared statistics set the floor, |mean f| may only raise the top: a mean near 0 is no reason for a log axis
+    squares = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (q, theory, var)])
+    means = np.abs(mean[np.isfinite(mean)])
+    wide = bool(squares.size) and max(squares.max(), means.max(initial=0.0)) / squares.min() > 100  # else linear
     mean_label = r"measured mean $f(h_l)$"
     if wide:
         with np.errstate(divide="ignore", invalid="ignore"):
