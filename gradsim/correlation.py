@@ -160,8 +160,9 @@ def correlation_point(act: Activation, sigma_w2: float, sigma_b2: float) -> Corr
     c = float(c_stars(act, sigma_w2, sigma_b2, q, chi))
     if not math.isfinite(c):
         return CorrelationPoint(q, chi, math.nan, math.nan, math.nan, math.nan)
-    x = float(chi_c(act, c, float(scale_free_q(act, q)), sigma_w2)) if c < 1.0 else chi
-    slope = length_slope(act, float(scale_free_q(act, q)), sigma_w2)
+    q_map = float(scale_free_q(act, q))
+    x = float(chi_c(act, c, q_map, sigma_w2)) if c < 1.0 else chi
+    slope = length_slope(act, q_map, sigma_w2)
     return CorrelationPoint(q, chi, c, x, depth_scale(x), depth_scale(slope) if slope > 0 else 0.0)
 
 

@@ -662,6 +662,14 @@ def fit_factor(log10_mean_sq: np.ndarray) -> tuple[float | None, float | None]:
     return 10.0 ** -slope, float(y.mean() - slope * x.mean())
 
 
+def factor_steps(factor: np.ndarray) -> np.ndarray:
+    """log10 prod_(j >= l) factor_j for each layer l, 0 at the last: log10 E||delta_l||^2 / E||delta_L||^2 from the
+    per-layer factors (entry l: delta_(l+1) -> delta_l; the last entry is not used; a factor <= 0 gives nan)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.where(factor[:-1] > 0, factor[:-1], np.nan))
+    return np.append(np.cumsum(logs[::-1])[::-1], 0.0)
+
+
 def factor_interval(batches: np.ndarray, counts: np.ndarray, seed: int) -> tuple[float, float] | None:
     """95% bootstrap interval of `fit_factor` over batches of trials: RESAMPLES resamples of the batches with
     replacement (numpy.random.default_rng(seed)), each batch's (top, sum) pair of ||delta||^2 per layer."""
@@ -809,11 +817,8 @@ def summarise(net: Net, hist: LogHistogram, sums: np.ndarray, trials: int, seed:
         exact = None if np.any(np.isnan(exact)) else exact
     q_theory = meanfield.q_trajectory(net.act, net.depth, w2, b2, q_first)
     factors = np.append(meanfield.grad_factors(net.act, q_theory[:-1], w2), math.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log10(factors[:-1])
-    line = np.append(np.cumsum(logs[::-1])[::-1], 0.0)  # log10 E||delta_l||^2 / E||delta_L||^2
     forward = dict(q_theory=q_theory, grad_factor_theory=factors,
-                   theory_factor=fit_factor(line)[0] if net.depth > 1 else None)
+                   theory_factor=fit_factor(factor_steps(factors))[0] if net.depth > 1 else None)
     if moments is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             var = running.variance(trials * net.width, moments)

@@ -27,7 +27,7 @@ from . import activations, cost
 from .activations import Activation
 from .chain import LN10
 from .correlation import c_trajectory
-from .ensemble import children, fit_factor, regime
+from .ensemble import children, factor_steps, fit_factor, regime
 from .errors import GradsimError
 from .init import init_sigma_w2
 from .layers import Dense, Nonlinearity, Norm, NormResidual, Residual, norm_factor
@@ -215,21 +215,17 @@ def run_trial(arch: Arch, th: Theory, seed: np.random.SeedSequence, sums: Sums, 
                 v = a if norm is not None else a / th.beta[layer]
                 steps, record_act = [], None
                 for w, b in ws:
-                    y, inv_pre = norm.forward(v) if norm and arch.position == "pre" else (v, None)
-                    z, d = f.forward(y)
-                    u, inv_post = norm.forward(z) if norm and arch.position == "post" else (z, None)
+                    u, z, step = _unit_forward(f, norm, arch.position, v)
                     record_act = z if record_act is None else record_act
-                    steps.append((y, inv_pre, d, u, inv_post))
+                    steps.append(step)
                     v = Dense.forward(u, w, b)
                 a = a + arch.alpha * v
                 cache.append(steps)
                 sums.forward(layer, a, record_act, two)
                 continue
             h = Dense.forward(a, *ws[0])
-            y, inv_pre = norm.forward(h) if norm and arch.position == "pre" else (h, None)
-            z, d = f.forward(y)
-            a, inv_post = norm.forward(z) if norm and arch.position == "post" else (z, None)
-            cache.append((y, inv_pre, d, a, inv_post))
+            a, z, step = _unit_forward(f, norm, arch.position, h)
+            cache.append(step)
             sums.forward(layer, h, z, two)
         g = readout
         ln = 0.0
@@ -240,24 +236,34 @@ def run_trial(arch: Arch, th: Theory, seed: np.random.SeedSequence, sums: Sums, 
                 g, ln = _renorm(g, ln)
                 steps = cache.pop()
                 back = arch.alpha * g
-                for (w, _), (y, inv_pre, d, u, inv_post) in zip(ws[::-1], steps[::-1]):
-                    back = Dense.backward(back, w)
-                    if inv_post is not None:
-                        back = norm.backward(back, u, inv_post)
-                    back = back * d
-                    if inv_pre is not None:
-                        back = norm.backward(back, y, inv_pre)
+                for (w, _), step in zip(ws[::-1], steps[::-1]):
+                    back = _unit_backward(norm, Dense.backward(back, w), step)
                 g = g + (back if norm is not None else back / th.beta[layer])
                 continue
-            y, inv_pre, d, out, inv_post = cache.pop()
-            if inv_post is not None:
-                g = norm.backward(g, out, inv_post)
-            g = g * d
-            if inv_pre is not None:
-                g = norm.backward(g, y, inv_pre)
+            g = _unit_backward(norm, g, cache.pop())
             ln = _record(sums, trial, layer, g, ln)
             g, ln = _renorm(g, ln)
             g = Dense.backward(g, ws[0][0])
+
+
+def _unit_forward(f: Nonlinearity, norm: Norm | None, position: str, x: np.ndarray):
+    """[Norm] -> f -> [Norm] on x (the norm before f at position pre, after it at post): (output, f(.), the cache
+    `_unit_backward` needs)."""
+    y, inv_pre = norm.forward(x) if norm and position == "pre" else (x, None)
+    z, d = f.forward(y)
+    out, inv_post = norm.forward(z) if norm and position == "post" else (z, None)
+    return out, z, (y, inv_pre, d, out, inv_post)
+
+
+def _unit_backward(norm: Norm | None, g: np.ndarray, cache: tuple) -> np.ndarray:
+    """dC/dx from dC/d(output) through `_unit_forward`'s [Norm] -> f -> [Norm]."""
+    y, inv_pre, d, out, inv_post = cache
+    if inv_post is not None:
+        g = norm.backward(g, out, inv_post)
+    g = g * d
+    if inv_pre is not None:
+        g = norm.backward(g, y, inv_pre)
+    return g
 
 
 def _record(sums: Sums, trial: int, layer: int, g: np.ndarray, ln: float) -> float:
@@ -320,9 +326,7 @@ def _theory_line(mean_sq: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """log10 RMS of the theory: steps log10 prod_(j >= l) factor_j from the top, the level fitted to the measured
     mean squares of layers 1..L-1 (the last layer's delta comes straight from the cost)."""
     depth = len(mean_sq)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log10(np.where(factor[:-1] > 0, factor[:-1], np.nan))
-    steps = np.append(np.cumsum(logs[::-1])[::-1], 0.0)
+    steps = factor_steps(factor)
     points = mean_sq[:-1] if depth > 2 else mean_sq
     ok = np.isfinite(points) & np.isfinite(steps[:len(points)])
     if not np.any(ok):
